@@ -1,0 +1,16 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a convenience.
+.PHONY: run test lint bench
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+lint:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/ruff check .
+
+bench:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/run.py

@@ -1,0 +1,275 @@
+"""All of Convene's settings, read from the environment in this one place (django-environ).
+
+Development defaults are safe to run on a laptop; with DEBUG off, startup refuses missing,
+default or short secrets. Every secret can also be read from a file named by `<NAME>_FILE`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEV_LIVEKIT_API_KEY = "devkey"
+DEV_LIVEKIT_API_SECRET = "secret"  # what `livekit-server --dev` uses
+DEV_SECRET_KEY = "convene-development-only-secret-key-do-not-use-in-production"
+
+
+def secret(name: str, default: str = "") -> str:
+    """Read a secret from `<NAME>_FILE` (Docker/Kubernetes secrets) or else from `<NAME>`."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path} cannot be read: {exc.strerror}") from exc
+    return env.str(name, default=default)
+
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = secret("SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+LIVEKIT_URL = env.str("LIVEKIT_URL", default="http://localhost:7880" if DEBUG else "")
+LIVEKIT_CLIENT_URL = env.str("LIVEKIT_CLIENT_URL", default="")
+LIVEKIT_API_KEY = secret("LIVEKIT_API_KEY", DEV_LIVEKIT_API_KEY if DEBUG else "")
+LIVEKIT_API_SECRET = secret("LIVEKIT_API_SECRET", DEV_LIVEKIT_API_SECRET if DEBUG else "")
+LIVEKIT_TIMEOUT_SECONDS = env.float("LIVEKIT_TIMEOUT_SECONDS", default=5.0)
+
+CONVENE_PUBLIC_URL = env.str("CONVENE_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+CONVENE_JOIN_URL_TEMPLATE = env.str("CONVENE_JOIN_URL_TEMPLATE", default="{public_url}/join/{secret}")
+CONVENE_DEFAULT_PROVIDER = env.str("CONVENE_DEFAULT_PROVIDER", default="livekit")
+CONVENE_TOKEN_TTL_SECONDS = env.int("CONVENE_TOKEN_TTL_SECONDS", default=600)
+CONVENE_JOIN_EARLY_MINUTES = env.int("CONVENE_JOIN_EARLY_MINUTES", default=10)
+CONVENE_ROOM_CLOSE_GRACE_MINUTES = env.int("CONVENE_ROOM_CLOSE_GRACE_MINUTES", default=15)
+CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS", default=300)
+CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS", default=20)
+CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
+
+# What each role may do in the media room. Never roomAdmin / roomRecord / roomCreate: moderation
+# goes through Convene's API, and a browser token must not carry server rights.
+DEFAULT_ROLES = {
+    "host": {
+        "can_publish": True,
+        "can_subscribe": True,
+        "can_publish_data": True,
+        "publish_sources": ["camera", "microphone", "screen_share", "screen_share_audio"],
+        "hidden": False,
+    },
+    "guest": {
+        "can_publish": True,
+        "can_subscribe": True,
+        "can_publish_data": True,
+        "publish_sources": ["camera", "microphone", "screen_share", "screen_share_audio"],
+        "hidden": False,
+    },
+    "observer": {
+        "can_publish": False,
+        "can_subscribe": True,
+        "can_publish_data": False,
+        "publish_sources": [],
+        "hidden": True,
+    },
+}
+CONVENE_ROLES = (
+    json.loads(env.str("CONVENE_ROLES", default="")) if env.str("CONVENE_ROLES", default="") else DEFAULT_ROLES
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "core",
+    "providers",
+    "rooms",
+    "tokens",
+    "webhooks",
+    "recordings",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL_IS_EMBEDDED = CELERY_BROKER_URL.startswith("filesystem://")
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convene.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROKER_URL_IS_EMBEDDED:
+    VAR_DIR.mkdir(exist_ok=True)
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery. With no broker configured, an embedded file-system broker under var/ lets `make run`
+# process background work with a local worker and no Redis.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL_IS_EMBEDDED:
+    _queue_dir = VAR_DIR / "celery-queue"
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "celery-processed"),
+        "store_processed": False,
+    }
+else:
+    # The visibility timeout must exceed the longest task and any countdown, or Redis hands an
+    # unacknowledged message to a second worker while the first is still on it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 2,
+    }
+CELERY_BEAT_SCHEDULE = {
+    "rooms-sweep-windows": {"task": "rooms.tasks.rooms_sweep_windows", "schedule": timedelta(minutes=1)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.auth.IsApplication"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"join": CONVENE_JOIN_RATE_LIMIT},
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Convene API",
+    "DESCRIPTION": "Rooms, join links and join tokens for WebRTC media servers (LiveKit).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+
+def _refuse_weak_production_settings() -> None:
+    """In production, a missing, default or short secret is a startup error, not a warning."""
+    problems = []
+    if len(SECRET_KEY) < 50 or SECRET_KEY == DEV_SECRET_KEY or len(set(SECRET_KEY)) < 5:
+        problems.append("SECRET_KEY must be set to a random string of at least 50 characters")
+    if not LIVEKIT_URL:
+        problems.append("LIVEKIT_URL must be set")
+    if not LIVEKIT_API_KEY or LIVEKIT_API_KEY == DEV_LIVEKIT_API_KEY:
+        problems.append("LIVEKIT_API_KEY must be set to your LiveKit API key (not the dev key)")
+    if len(LIVEKIT_API_SECRET) < 32 or LIVEKIT_API_SECRET == DEV_LIVEKIT_API_SECRET:
+        problems.append("LIVEKIT_API_SECRET must be set to a secret of at least 32 characters")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names Convene is served under")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start with DEBUG off: " + "; ".join(problems))
+
+
+if not DEBUG:
+    _refuse_weak_production_settings()

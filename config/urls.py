@@ -1,0 +1,33 @@
+"""URL map: the public API under /api/v1/, ops endpoints, OpenAPI, admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.views import healthz, readyz
+from rooms.views import RoomCloseApi, RoomCollectionApi, RoomDetailApi
+from tokens.views import InvitationDetailApi, JoinApi, RoomInvitationsApi, RoomTokenApi
+
+api_v1 = [
+    path("rooms", RoomCollectionApi.as_view(), name="rooms"),
+    path("rooms/<uuid:room_id>", RoomDetailApi.as_view(), name="room-detail"),
+    path("rooms/<uuid:room_id>/close", RoomCloseApi.as_view(), name="room-close"),
+    path("rooms/<uuid:room_id>/invitations", RoomInvitationsApi.as_view(), name="room-invitations"),
+    path("rooms/<uuid:room_id>/tokens", RoomTokenApi.as_view(), name="room-tokens"),
+    path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
+    path("join/<str:secret>", JoinApi.as_view(), name="join"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
+
+handler400 = "core.errors.json_400"
+handler403 = "core.errors.json_403"
+handler404 = "core.errors.json_404"
+handler500 = "core.errors.json_500"

@@ -1,0 +1,1 @@
+"""Shared pieces only: tenants and API keys, the base model, errors, the audit log, ops views."""

@@ -1,0 +1,34 @@
+"""Admin for tenants, their API keys (hashes never shown) and the read-only audit log."""
+
+from django.contrib import admin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+
+from core.models import Application, ApplicationAPIKey, AuditEvent
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(ApplicationAPIKey)
+class ApplicationAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "application")
+    list_filter = ("application",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_type", "actor_id", "action", "object_type", "object_id", "outcome")
+    list_filter = ("action", "outcome", "actor_type")
+    search_fields = ("object_id", "actor_id", "request_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

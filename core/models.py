@@ -1,0 +1,82 @@
+"""Tenants (Application), their API keys, and the append-only audit log.
+
+Nothing here knows about rooms or providers; other apps point at these models.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+class BaseModel(models.Model):
+    """UUID primary key (no enumerable ids in URLs) and creation/update times."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Application(BaseModel):
+    """A tenant: one product integrating Convene. Every row a client can reach belongs to one."""
+
+    name = models.CharField(max_length=200, unique=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApplicationAPIKey(AbstractAPIKey):
+    """A server-to-server key of one Application; only its hash is stored."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "application API key"
+        verbose_name_plural = "application API keys"
+
+
+class AuditOutcome(models.TextChoices):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of who did what to which object, and whether it was allowed.
+
+    Rows are never updated or deleted by the application (save() refuses updates, delete()
+    refuses); on PostgreSQL a trigger refuses it too.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    application = models.ForeignKey(Application, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_type = models.CharField(max_length=20)  # application, user, link, system
+    actor_id = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=60, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=100, db_index=True)
+    outcome = models.CharField(max_length=10, choices=AuditOutcome.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_type}:{self.actor_id} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")

@@ -1,0 +1,66 @@
+"""Writes owned by core: applications with their API keys, and audit rows.
+
+An audit row is written inside the caller's transaction and before the audited action's effect
+is returned, so an action whose audit row cannot be written does not happen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from rest_framework.throttling import BaseThrottle
+
+from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
+
+
+def application_create(*, name: str) -> tuple[Application, str]:
+    """Create a tenant and its first API key; the key is returned once and only its hash is kept."""
+    with transaction.atomic():
+        application = Application.objects.create(name=name)
+        _, key = ApplicationAPIKey.objects.create_key(name=f"{name} default", application=application)
+    return application, key
+
+
+def request_ip(request) -> str | None:
+    """The client address as seen through NUM_PROXIES trusted proxies (DRF's rule)."""
+    if request is None:
+        return None
+    return BaseThrottle().get_ident(request) or None
+
+
+def actor_of(request) -> tuple[str, str]:
+    """(actor_type, actor_id) of whoever made the request."""
+    user = getattr(request, "user", None)
+    application = getattr(user, "application", None)
+    if application is not None:
+        return "application", str(application.pk)
+    if user is not None and getattr(user, "is_authenticated", False):
+        return "user", str(user.pk)
+    return "anonymous", ""
+
+
+def audit_record(
+    *,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    application: Application | None,
+    outcome: str = AuditOutcome.ALLOWED,
+    request=None,
+    actor: tuple[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    actor_type, actor_id = actor or (actor_of(request) if request is not None else ("system", ""))
+    return AuditEvent.objects.create(
+        application=application,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        outcome=outcome,
+        ip=request_ip(request),
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+        details=details or {},
+    )

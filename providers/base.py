@@ -1,0 +1,118 @@
+"""The provider interface and provider-neutral types.
+
+Nothing here may import a provider SDK. Providers translate their own errors into the
+exceptions below and their own units into timezone-aware datetimes and seconds.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class ProviderError(Exception):
+    """Base of every failure a provider reports. Messages never contain credentials."""
+
+    def __init__(self, message: str, *, provider_code: str = ""):
+        super().__init__(message)
+        self.provider_code = provider_code
+
+
+class ProviderUnavailable(ProviderError):
+    """Transient: the media server is unreachable, timed out or answered 5xx. Retry later."""
+
+
+class ProviderRejected(ProviderError):
+    """Permanent: the media server refused the request (bad argument, permission). Do not retry."""
+
+
+class ProviderNotFound(ProviderError):
+    """The room, participant or recording does not exist at the media server."""
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """What a provider needs to address one of our rooms."""
+
+    name: str
+    convene_room_id: str
+    max_participants: int = 0
+    empty_timeout_seconds: int = 300
+    departure_timeout_seconds: int = 20
+
+
+@dataclass(frozen=True)
+class RoleGrants:
+    """What a participant may do in the media room; never server-side rights."""
+
+    can_publish: bool
+    can_subscribe: bool
+    can_publish_data: bool
+    publish_sources: tuple[str, ...]
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class ParticipantSpec:
+    identity: str
+    display_name: str
+    role: str
+    grants: RoleGrants
+    metadata: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JoinCredentials:
+    provider: str
+    server_url: str
+    token: str
+    expires_at: datetime
+    client_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LiveRoom:
+    name: str
+    sid: str
+    created_at: datetime | None
+    num_participants: int
+    metadata: str = ""
+
+
+@dataclass(frozen=True)
+class LiveParticipant:
+    sid: str
+    identity: str
+    display_name: str
+    kind: str  # "standard", "egress", "agent", "ingress", "sip", ...
+    joined_at: datetime | None
+    metadata: str = ""
+
+
+class Provider(abc.ABC):
+    """One media server family. Implementations live in providers/<name>.py."""
+
+    name: str
+
+    @abc.abstractmethod
+    def join_credentials(self, *, room: RoomRef, participant: ParticipantSpec, ttl: timedelta) -> JoinCredentials:
+        """Mint short-lived credentials for one participant; nothing is stored or logged."""
+
+    @abc.abstractmethod
+    def close_room(self, *, room: RoomRef) -> None:
+        """Close the room at once, disconnecting everyone. A room that is already gone is fine."""
+
+    @abc.abstractmethod
+    def remove_participant(self, *, room: RoomRef, identity: str) -> None:
+        """Disconnect one participant. Raises ProviderNotFound when not connected."""
+
+    @abc.abstractmethod
+    def list_live_rooms(self) -> list[LiveRoom]:
+        """Rooms the media server currently has open."""
+
+    @abc.abstractmethod
+    def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:
+        """Participants connected to the room now; empty if the room does not exist."""

@@ -1,0 +1,192 @@
+"""LiveKit (Cloud or self-hosted): join tokens and the server API over Twirp.
+
+This module is the only code in Convene that imports `livekit`. It converts LiveKit's units to
+ours (seconds and nanoseconds to aware datetimes) and its errors to providers.base exceptions.
+The SDK is asyncio-only: each call builds a client inside its own coroutine and closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import aiohttp
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from livekit import api
+from livekit.protocol.models import ParticipantInfo
+
+from providers.base import (
+    JoinCredentials,
+    LiveParticipant,
+    LiveRoom,
+    ParticipantSpec,
+    Provider,
+    ProviderNotFound,
+    ProviderRejected,
+    ProviderUnavailable,
+    RoomRef,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_RETRYABLE_CODES = {"unavailable", "internal", "unknown", "deadline_exceeded", "resource_exhausted", "aborted"}
+
+
+def client_url(api_url: str) -> str:
+    """The URL browsers connect to: LiveKit's API URL with an ws(s) scheme."""
+    if api_url.startswith("https://"):
+        return "wss://" + api_url.removeprefix("https://")
+    if api_url.startswith("http://"):
+        return "ws://" + api_url.removeprefix("http://")
+    return api_url
+
+
+def api_url(configured_url: str) -> str:
+    """The URL Convene calls for the server API: LiveKit's URL with an http(s) scheme."""
+    if configured_url.startswith("wss://"):
+        return "https://" + configured_url.removeprefix("wss://")
+    if configured_url.startswith("ws://"):
+        return "http://" + configured_url.removeprefix("ws://")
+    return configured_url
+
+
+def from_seconds(value: int) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=UTC) if value else None
+
+
+def translate_error(exc: BaseException) -> Exception:
+    """LiveKit/transport failure -> ProviderUnavailable / ProviderRejected / ProviderNotFound."""
+    if isinstance(exc, api.TwirpError):
+        message = f"LiveKit answered {exc.status} {exc.code}"
+        if exc.code == "not_found":
+            return ProviderNotFound(message, provider_code=exc.code)
+        if exc.status >= 500 or exc.code in _RETRYABLE_CODES or exc.status == 429:
+            return ProviderUnavailable(message, provider_code=exc.code)
+        return ProviderRejected(message, provider_code=exc.code)
+    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+        return ProviderUnavailable(f"LiveKit unreachable: {type(exc).__name__}")
+    return exc
+
+
+class LiveKitProvider(Provider):
+    name = "livekit"
+
+    def __init__(
+        self, *, url: str, api_key: str, api_secret: str, client_url_override: str = "", timeout_seconds: float = 5.0
+    ):
+        self.url = api_url(url)
+        self.client_url = client_url_override or client_url(url)
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.timeout_seconds = timeout_seconds
+
+    @classmethod
+    def from_settings(cls) -> LiveKitProvider:
+        return cls(
+            url=settings.LIVEKIT_URL,
+            api_key=settings.LIVEKIT_API_KEY,
+            api_secret=settings.LIVEKIT_API_SECRET,
+            client_url_override=settings.LIVEKIT_CLIENT_URL,
+            timeout_seconds=settings.LIVEKIT_TIMEOUT_SECONDS,
+        )
+
+    def join_credentials(self, *, room: RoomRef, participant: ParticipantSpec, ttl: timedelta) -> JoinCredentials:
+        grants = participant.grants
+        video = api.VideoGrants(
+            room_join=True,
+            room=room.name,
+            can_publish=grants.can_publish,
+            can_subscribe=grants.can_subscribe,
+            can_publish_data=grants.can_publish_data,
+            can_publish_sources=list(grants.publish_sources) if grants.can_publish else None,
+            hidden=grants.hidden,
+            can_update_own_metadata=False,
+        )
+        room_config = api.RoomConfiguration(
+            empty_timeout=room.empty_timeout_seconds,
+            departure_timeout=room.departure_timeout_seconds,
+            max_participants=room.max_participants,
+            metadata=json.dumps({"convene_room_id": room.convene_room_id}),
+        )
+        # exp is computed by the SDK from the same clock; ours is rounded down to whole seconds
+        # the way the JWT's is, so the two agree.
+        issued = datetime.now(UTC).replace(microsecond=0)
+        token = (
+            api.AccessToken(self.api_key, self.api_secret)
+            .with_identity(participant.identity)
+            .with_name(participant.display_name)
+            .with_metadata(participant.metadata)
+            .with_attributes(participant.attributes)
+            .with_ttl(ttl)
+            .with_grants(video)
+            .with_room_config(room_config)
+            .to_jwt()
+        )
+        return JoinCredentials(provider=self.name, server_url=self.client_url, token=token, expires_at=issued + ttl)
+
+    def close_room(self, *, room: RoomRef) -> None:
+        try:
+            self._call(lambda lk: lk.room.delete_room(api.DeleteRoomRequest(room=room.name)))
+        except ProviderNotFound:
+            logger.info("livekit room already gone room=%s", room.convene_room_id)
+
+    def remove_participant(self, *, room: RoomRef, identity: str) -> None:
+        self._call(
+            lambda lk: lk.room.remove_participant(api.RoomParticipantIdentity(room=room.name, identity=identity))
+        )
+
+    def list_live_rooms(self) -> list[LiveRoom]:
+        response = self._call(lambda lk: lk.room.list_rooms(api.ListRoomsRequest()))
+        return [
+            LiveRoom(
+                name=r.name,
+                sid=r.sid,
+                created_at=from_seconds(r.creation_time),
+                num_participants=r.num_participants,
+                metadata=r.metadata,
+            )
+            for r in response.rooms
+        ]
+
+    def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:
+        try:
+            response = self._call(lambda lk: lk.room.list_participants(api.ListParticipantsRequest(room=room.name)))
+        except ProviderNotFound:
+            return []
+        return [
+            LiveParticipant(
+                sid=p.sid,
+                identity=p.identity,
+                display_name=p.name,
+                kind=ParticipantInfo.Kind.Name(p.kind).lower(),
+                joined_at=from_seconds(p.joined_at),
+                metadata=p.metadata,
+            )
+            for p in response.participants
+        ]
+
+    def _call(self, operation: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
+        """Run one server-API call synchronously with a fresh client, translating failures.
+
+        Failover is off: a self-hosted server has one address, and retries are the caller's.
+        """
+
+        async def run() -> T:
+            timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
+            async with api.LiveKitAPI(self.url, self.api_key, self.api_secret, timeout=timeout, failover=False) as lk:
+                return await operation(lk)
+
+        try:
+            return async_to_sync(run)()
+        except Exception as exc:
+            translated = translate_error(exc)
+            if translated is exc:
+                raise
+            raise translated from exc

@@ -1,0 +1,1 @@
+"""Consent ledger, consent-gated recordings, review, retention."""

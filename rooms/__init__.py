@@ -1,0 +1,1 @@
+"""Rooms: lifecycle, windows, the rooms API."""

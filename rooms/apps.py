@@ -1,0 +1,7 @@
+"""App config for rooms."""
+
+from django.apps import AppConfig
+
+
+class RoomsConfig(AppConfig):
+    name = "rooms"

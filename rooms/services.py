@@ -1,0 +1,174 @@
+"""Writes of rooms: create (idempotent on external_id), update, close, and the window sweep.
+
+Our row is written first, then the provider is called, then the outcome is recorded, so a
+failed provider call never leaves a room at the provider that our records do not explain.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import providers
+from core.errors import Conflict, ConveneError
+from core.models import Application
+from core.services import audit_record
+from providers.base import ProviderError
+from rooms.models import Room, RoomStatus
+
+logger = logging.getLogger(__name__)
+
+ROOM_FIELDS = ("title", "opens_at", "closes_at", "max_participants", "recording_policy", "metadata")
+
+
+def _initial_status(*, opens_at: datetime | None, now: datetime) -> str:
+    if opens_at is not None and now < opens_at - timedelta(minutes=settings.CONVENE_JOIN_EARLY_MINUTES):
+        return RoomStatus.SCHEDULED
+    return RoomStatus.OPEN
+
+
+def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        raise ConveneError(
+            "closes_at must be after opens_at.",
+            code="invalid_window",
+            details={"opens_at": opens_at.isoformat(), "closes_at": closes_at.isoformat()},
+        )
+
+
+def room_create(
+    *,
+    application: Application,
+    external_id: str | None = None,
+    participants: list[dict[str, Any]] | None = None,
+    request=None,
+    **fields: Any,
+) -> tuple[Room, bool, list[tuple[Any, str]]]:
+    """Create a room (and its join links), or return the existing room for the same external_id.
+
+    Returns (room, created, [(invitation, secret), ...]); links are made only on first create.
+    """
+    from tokens.services import invitation_create  # rooms -> tokens; tokens never imports this module
+
+    _check_window(fields.get("opens_at"), fields.get("closes_at"))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                application=application,
+                external_id=external_id or None,
+                provider=settings.CONVENE_DEFAULT_PROVIDER,
+                status=_initial_status(opens_at=fields.get("opens_at"), now=now),
+                **{k: v for k, v in fields.items() if k in ROOM_FIELDS},
+            )
+            links = [invitation_create(room=room, request=request, **p) for p in participants or []]
+            audit_record(
+                action="room.create", object_type="room", object_id=room.pk, application=application, request=request
+            )
+    except IntegrityError:
+        existing = Room.objects.filter(application=application, external_id=external_id).first()
+        if external_id and existing is not None:
+            return existing, False, []
+        raise
+    logger.info("room created room=%s application=%s", room.pk, application.pk)
+    return room, True, links
+
+
+def room_update(*, room: Room, request=None, **changes: Any) -> Room:
+    """Change the editable fields of a room that is not closed."""
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        if room.is_closed:
+            raise Conflict("A closed room cannot be changed.", code="room_closed")
+        for name, value in changes.items():
+            if name in ROOM_FIELDS:
+                setattr(room, name, value)
+        _check_window(room.opens_at, room.closes_at)
+        if room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN):
+            room.status = _initial_status(opens_at=room.opens_at, now=timezone.now())
+        room.save()
+        audit_record(
+            action="room.update",
+            object_type="room",
+            object_id=room.pk,
+            application=room.application,
+            request=request,
+            details={"fields": sorted(changes)},
+        )
+    return room
+
+
+def room_close(*, room: Room, reason: str, request=None) -> Room:
+    """Refuse further joins at once, then close the media room at the provider.
+
+    If the provider cannot be reached the room stays closed here (no token is minted for it)
+    and the window sweep retries the provider close until it succeeds.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        changed = (
+            Room.objects.filter(pk=room.pk)
+            .exclude(status=RoomStatus.CLOSED)
+            .update(status=RoomStatus.CLOSED, closed_at=now, close_reason=reason, updated_at=now)
+        )
+        if changed:
+            audit_record(
+                action="room.close",
+                object_type="room",
+                object_id=room.pk,
+                application=room.application,
+                request=request,
+                actor=None if request is not None else ("system", "scheduler"),
+                details={"reason": reason},
+            )
+    room.refresh_from_db()
+    if room.provider_closed_at is None:
+        room_close_at_provider(room=room)
+    return room
+
+
+def room_close_at_provider(*, room: Room) -> bool:
+    """Ask the provider to close the media room; record success. Returns whether it is closed."""
+    try:
+        providers.get(room.provider).close_room(room=room.as_provider_ref())
+    except ProviderError as exc:
+        logger.warning("provider close failed room=%s error=%s; the sweep will retry", room.pk, exc)
+        return False
+    now = timezone.now()
+    Room.objects.filter(pk=room.pk, provider_closed_at__isnull=True).update(provider_closed_at=now)
+    room.provider_closed_at = now
+    return True
+
+
+def room_mark_open(*, room: Room) -> None:
+    """A scheduled room whose window is reached becomes open (a join proves it)."""
+    if room.status == RoomStatus.SCHEDULED:
+        Room.objects.filter(pk=room.pk, status=RoomStatus.SCHEDULED).update(status=RoomStatus.OPEN)
+        room.status = RoomStatus.OPEN
+
+
+def rooms_sweep_windows(*, now: datetime | None = None, retry_for: timedelta = timedelta(days=1)) -> dict[str, int]:
+    """Periodic: open scheduled rooms whose window started, close rooms whose window (plus
+    grace) ended, and retry provider closes that failed. Safe to run concurrently and twice."""
+    now = now or timezone.now()
+    early = timedelta(minutes=settings.CONVENE_JOIN_EARLY_MINUTES)
+    grace = timedelta(minutes=settings.CONVENE_ROOM_CLOSE_GRACE_MINUTES)
+    opened = Room.objects.filter(status=RoomStatus.SCHEDULED, opens_at__lte=now + early).update(
+        status=RoomStatus.OPEN, updated_at=now
+    )
+    closed = 0
+    for room in Room.objects.filter(closes_at__lt=now - grace).exclude(status=RoomStatus.CLOSED).iterator():
+        room_close(room=room, reason="window_ended")
+        closed += 1
+    retried = 0
+    pending = Room.objects.filter(
+        status=RoomStatus.CLOSED, provider_closed_at__isnull=True, closed_at__gte=now - retry_for
+    )
+    for room in pending.iterator():
+        retried += room_close_at_provider(room=room)
+    return {"opened": opened, "closed": closed, "provider_closes_retried": retried}

@@ -1,0 +1,87 @@
+"""Thin DRF views for rooms: validate, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.auth import caller_application
+from core.pagination import Pagination
+from rooms.selectors import room_get, room_list
+from rooms.serializers import (
+    RoomCreatedSerializer,
+    RoomFilterSerializer,
+    RoomInputSerializer,
+    RoomOutputSerializer,
+    RoomUpdateSerializer,
+)
+from rooms.services import room_close, room_create, room_update
+from tokens.serializers import created_invitation_data
+from tokens.services import invitation_url
+
+
+class RoomCollectionApi(APIView):
+    @extend_schema(
+        operation_id="rooms_list",
+        parameters=[RoomFilterSerializer],
+        responses=RoomOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = RoomFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rooms = room_list(
+            application=caller_application(request),
+            status=filters.validated_data.get("status"),
+            external_id=filters.validated_data.get("external_id"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rooms, request, view=self)
+        return paginator.get_paginated_response(RoomOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="rooms_create",
+        request=RoomInputSerializer,
+        responses={201: RoomCreatedSerializer, 200: RoomCreatedSerializer},
+        description="Create a room. Idempotent on external_id: the same external_id returns the existing "
+        "room with 200 (its join links are not shown again).",
+    )
+    def post(self, request):
+        serializer = RoomInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room, created, links = room_create(
+            application=caller_application(request), request=request, **serializer.validated_data
+        )
+        body = {
+            **RoomOutputSerializer(room).data,
+            "participants": [created_invitation_data(i, invitation_url(s)) for i, s in links],
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RoomDetailApi(APIView):
+    @extend_schema(operation_id="rooms_retrieve", responses=RoomOutputSerializer)
+    def get(self, request, room_id):
+        return Response(RoomOutputSerializer(room_get(application=caller_application(request), room_id=room_id)).data)
+
+    @extend_schema(operation_id="rooms_update", request=RoomUpdateSerializer, responses=RoomOutputSerializer)
+    def patch(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = RoomUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        room = room_update(room=room, request=request, **serializer.validated_data)
+        return Response(RoomOutputSerializer(room).data)
+
+
+class RoomCloseApi(APIView):
+    @extend_schema(
+        operation_id="rooms_close",
+        request=None,
+        responses=RoomOutputSerializer,
+        parameters=[OpenApiParameter("room_id", str, OpenApiParameter.PATH)],
+    )
+    def post(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        room = room_close(room=room, reason="closed_by_api", request=request)
+        return Response(RoomOutputSerializer(room).data)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make run`: install, migrate and start Convene with embedded defaults (SQLite, file-system
+# broker, a local Celery worker with the scheduler) on http://127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements.txt
+if [ ! -f .env ]; then
+  printf 'DEBUG=true\n' > .env
+  echo "Created .env with DEBUG=true (development mode; see README for production settings)."
+fi
+.venv/bin/python manage.py migrate --no-input
+.venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+echo "Convene on http://127.0.0.1:${PORT:-8000}  (create an API key: .venv/bin/python manage.py create_application NAME --json)"
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"

@@ -1,0 +1,144 @@
+"""Redeeming a join link: the rules of POST /api/v1/join/{secret} (S4)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from livekit import api
+
+from core.models import AuditEvent
+from rooms.models import RoomStatus
+from tests.factories import InvitationFactory, RoomFactory
+
+
+def join(client, secret):
+    return client.post(f"/api/v1/join/{secret}")
+
+
+@pytest.mark.django_db
+def test_a_valid_link_returns_credentials_for_its_room_and_identity(anon_client, settings):
+    invitation = InvitationFactory(role="guest", identity="patient-1", display_name="Pat")
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["identity"] == "patient-1"
+    assert body["role"] == "guest"
+    assert body["room_name"] == invitation.room.provider_room_name
+    assert body["provider"] == "livekit"
+    claims = api.TokenVerifier(settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET).verify(body["token"])
+    assert claims.identity == "patient-1"
+    assert claims.video.room == invitation.room.provider_room_name
+
+
+@pytest.mark.django_db
+def test_each_redemption_counts_a_use_and_writes_an_audit_row_without_the_token(anon_client):
+    invitation = InvitationFactory()
+    body = join(anon_client, invitation.secret).json()
+    invitation.refresh_from_db()
+    assert invitation.uses == 1
+    audit = AuditEvent.objects.get(action="token.issue")
+    assert audit.actor_type == "link" and audit.actor_id == str(invitation.pk)
+    assert body["token"] not in str(audit.details)
+    assert invitation.secret not in str(audit.details)
+
+
+@pytest.mark.django_db
+def test_an_unknown_secret_is_not_found(anon_client):
+    response = join(anon_client, "no-such-secret")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_a_revoked_link_is_refused(anon_client):
+    invitation = InvitationFactory(revoked_at=timezone.now())
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "link_revoked"
+
+
+@pytest.mark.django_db
+def test_a_used_up_link_is_refused_after_its_last_use(anon_client):
+    invitation = InvitationFactory(max_uses=2)
+    assert join(anon_client, invitation.secret).status_code == 200
+    assert join(anon_client, invitation.secret).status_code == 200
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "link_exhausted"
+    invitation.refresh_from_db()
+    assert invitation.uses == 2
+
+
+@pytest.mark.django_db
+def test_a_closed_room_refuses_joins(anon_client):
+    invitation = InvitationFactory(room=RoomFactory(status=RoomStatus.CLOSED))
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "room_closed"
+
+
+@pytest.mark.django_db
+def test_joining_before_the_early_allowance_is_too_early(anon_client, settings):
+    settings.CONVENE_JOIN_EARLY_MINUTES = 10
+    opens = timezone.now() + timedelta(minutes=30)
+    invitation = InvitationFactory(room=RoomFactory(opens_at=opens, closes_at=opens + timedelta(hours=1),
+                                                    status=RoomStatus.SCHEDULED))
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "too_early"
+    assert error["details"]["join_allowed_from"].startswith((opens - timedelta(minutes=10)).isoformat()[:16])
+
+
+@pytest.mark.django_db
+def test_joining_inside_the_early_allowance_works_and_opens_a_scheduled_room(anon_client, settings):
+    settings.CONVENE_JOIN_EARLY_MINUTES = 10
+    opens = timezone.now() + timedelta(minutes=5)
+    room = RoomFactory(opens_at=opens, closes_at=opens + timedelta(hours=1), status=RoomStatus.SCHEDULED)
+    invitation = InvitationFactory(room=room)
+    assert join(anon_client, invitation.secret).status_code == 200
+    room.refresh_from_db()
+    assert room.status == RoomStatus.OPEN
+
+
+@pytest.mark.django_db
+def test_joining_after_the_window_is_too_late(anon_client):
+    now = timezone.now()
+    room = RoomFactory(opens_at=now - timedelta(hours=2), closes_at=now - timedelta(minutes=1))
+    response = join(anon_client, InvitationFactory(room=room).secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "too_late"
+
+
+@pytest.mark.django_db
+def test_an_expired_link_is_too_late_even_in_an_open_room(anon_client):
+    invitation = InvitationFactory(expires_at=timezone.now() - timedelta(seconds=1))
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "too_late"
+
+
+@pytest.mark.django_db
+def test_refusals_issue_no_token_and_count_no_use(anon_client):
+    invitation = InvitationFactory(room=RoomFactory(status=RoomStatus.CLOSED))
+    join(anon_client, invitation.secret)
+    invitation.refresh_from_db()
+    assert invitation.uses == 0
+    assert not AuditEvent.objects.filter(action="token.issue").exists()
+
+
+@pytest.mark.django_db
+def test_the_join_endpoint_is_rate_limited_per_client(anon_client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"join": "3/min"}}
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import ScopedRateThrottle
+
+    api_settings.reload()
+    ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        codes = [join(anon_client, "unknown").status_code for _ in range(4)]
+    finally:
+        api_settings.reload()
+        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    assert codes == [404, 404, 404, 429]

@@ -1,0 +1,1 @@
+"""Join links, the role policy, and join credentials."""

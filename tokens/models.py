@@ -1,0 +1,54 @@
+"""Join links (invitations): one person's way into one room, redeemed for short-lived credentials.
+
+The link secret is never stored: only its SHA-256 (the secret has 256 bits of entropy, so a
+fast hash is enough), and it is shown once, in the creation response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+
+from core.models import BaseModel
+from rooms.models import Room
+
+
+def generate_link_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_link_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_identity() -> str:
+    return "p_" + secrets.token_hex(8)
+
+
+class Invitation(BaseModel):
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=40)
+    display_name = models.CharField(max_length=200)
+    identity = models.CharField(max_length=128, default=generate_identity)
+    metadata = models.CharField(max_length=2000, blank=True)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "identity"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="invitation_identity_unique_per_room",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} link for {self.identity}"

@@ -1,0 +1,25 @@
+"""Reads of join links, always scoped to the calling application."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from core.errors import NotFound
+from core.models import Application
+from rooms.models import Room
+from tokens.models import Invitation
+
+
+def invitation_get(*, application: Application, invitation_id) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("room", "room__application")
+        .filter(room__application=application, pk=invitation_id)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation
+
+
+def invitation_list(*, room: Room) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(room=room)

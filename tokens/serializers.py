@@ -1,0 +1,90 @@
+"""Request and response shapes for join links and join credentials."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.serializers import IDENTITY_PATTERN, StrictInputSerializer
+from tokens.roles import role_names
+
+
+class RoleField(serializers.CharField):
+    """A role name from the configured role table; an unknown one is a 400 naming the roles."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=40, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in role_names():
+            raise serializers.ValidationError(f"Unknown role; one of {role_names()}.", code="unknown_role")
+        return value
+
+
+class InvitationInputSerializer(StrictInputSerializer):
+    display_name = serializers.CharField(max_length=200)
+    role = RoleField()
+    identity = serializers.RegexField(IDENTITY_PATTERN, required=False)
+    max_uses = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class InvitationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    room_id = serializers.UUIDField()
+    role = serializers.CharField()
+    display_name = serializers.CharField()
+    identity = serializers.CharField()
+    max_uses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class InvitationCreatedSerializer(InvitationOutputSerializer):
+    url = serializers.CharField(help_text="The join link. Shown only in this response; Convene keeps only a hash.")
+
+
+class InvitationRevokedSerializer(InvitationOutputSerializer):
+    participant_removed = serializers.BooleanField(
+        help_text="False when the media server could not be reached to disconnect the holder."
+    )
+
+
+class TokenInputSerializer(StrictInputSerializer):
+    identity = serializers.RegexField(IDENTITY_PATTERN)
+    display_name = serializers.CharField(max_length=200)
+    role = RoleField()
+    metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    server_url = serializers.CharField()
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    room_id = serializers.UUIDField()
+    room_name = serializers.CharField()
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+
+
+def credentials_data(issued) -> dict:
+    return {
+        "provider": issued.credentials.provider,
+        "server_url": issued.credentials.server_url,
+        "token": issued.credentials.token,
+        "expires_at": issued.credentials.expires_at,
+        "room_id": issued.room.pk,
+        "room_name": issued.room.provider_room_name,
+        "identity": issued.identity,
+        "display_name": issued.display_name,
+        "role": issued.role,
+    }
+
+
+def created_invitation_data(invitation, url: str) -> dict:
+    return {**InvitationOutputSerializer(invitation).data, "url": url}

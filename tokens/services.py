@@ -1,0 +1,214 @@
+"""Join links and join credentials: create, revoke and redeem links; issue tokens for app users.
+
+Credentials are minted at join time by the room's provider and returned to the caller only:
+never stored, never logged. Each issue writes an audit row (without the token).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import providers
+from core.errors import Conflict, ConveneError, Gone, NotFound
+from core.services import audit_record
+from providers.base import JoinCredentials, ParticipantSpec, ProviderError, ProviderNotFound
+from rooms.models import Room
+from rooms.selectors import room_assert_joinable
+from rooms.services import room_mark_open
+from tokens.models import Invitation, generate_identity, generate_link_secret, hash_link_secret
+from tokens.roles import role_grants
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    credentials: JoinCredentials
+    room: Room
+    identity: str
+    display_name: str
+    role: str
+
+
+def invitation_url(secret: str) -> str:
+    return settings.CONVENE_JOIN_URL_TEMPLATE.format(public_url=settings.CONVENE_PUBLIC_URL, secret=secret)
+
+
+def invitation_create(
+    *,
+    room: Room,
+    role: str,
+    display_name: str,
+    identity: str | None = None,
+    max_uses: int | None = None,
+    expires_at: datetime | None = None,
+    metadata: str = "",
+    request=None,
+) -> tuple[Invitation, str]:
+    """Create a join link; returns (invitation, secret). The secret is not kept."""
+    role_grants(role)  # unknown role -> 400 before anything is written
+    if room.is_closed:
+        raise Gone("This room is closed.", code="room_closed")
+    secret = generate_link_secret()
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                room=room,
+                role=role,
+                display_name=display_name,
+                identity=identity or generate_identity(),
+                max_uses=max_uses,
+                expires_at=expires_at,
+                metadata=metadata,
+                secret_hash=hash_link_secret(secret),
+            )
+            audit_record(
+                action="invitation.create",
+                object_type="invitation",
+                object_id=invitation.pk,
+                application=room.application,
+                request=request,
+                details={"room": str(room.pk), "role": role},
+            )
+    except IntegrityError:
+        raise Conflict(
+            "Another active link in this room has that identity.", code="identity_taken", details={"identity": identity}
+        ) from None
+    return invitation, secret
+
+
+def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
+    """Revoke a link (idempotent) and disconnect its holder. Returns whether the provider
+    confirmed the participant is not connected (False when the provider could not be reached)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if changed:
+            audit_record(
+                action="invitation.revoke",
+                object_type="invitation",
+                object_id=invitation.pk,
+                application=invitation.room.application,
+                request=request,
+            )
+    invitation.refresh_from_db(fields=["revoked_at"])
+    room = invitation.room
+    try:
+        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=invitation.identity)
+    except ProviderNotFound:
+        return True
+    except ProviderError as exc:
+        logger.warning("could not remove participant of revoked link invitation=%s error=%s", invitation.pk, exc)
+        return False
+    return True
+
+
+def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
+    if invitation.revoked_at is not None:
+        return Gone("This link has been revoked.", code="link_revoked")
+    if invitation.expires_at is not None and now >= invitation.expires_at:
+        return Gone(
+            "This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()}
+        )
+    return Gone("This link has been used the maximum number of times.", code="link_exhausted")
+
+
+def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
+    """Exchange a link secret for join credentials, if the link and its room allow it now."""
+    invitation = (
+        Invitation.objects.select_related("room", "room__application")
+        .filter(secret_hash=hash_link_secret(secret))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("This link does not exist.")
+    room, now = invitation.room, timezone.now()
+    if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
+        raise _refusal_for(invitation, now)
+    room_assert_joinable(room=room, now=now)
+    with transaction.atomic():
+        # The use is counted by a conditional UPDATE, so concurrent redemptions cannot exceed max_uses.
+        counted = Invitation.objects.filter(
+            Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")), pk=invitation.pk, revoked_at__isnull=True
+        ).update(uses=F("uses") + 1, last_used_at=now)
+        if not counted:
+            invitation.refresh_from_db()
+            raise _refusal_for(invitation, now)
+        issued = _issue(
+            room=room,
+            identity=invitation.identity,
+            display_name=invitation.display_name,
+            role=invitation.role,
+            metadata=invitation.metadata,
+            request=request,
+            actor=("link", str(invitation.pk)),
+            attributes={"convene.invitation": str(invitation.pk)},
+        )
+    return issued
+
+
+def token_issue(
+    *, room: Room, identity: str, display_name: str, role: str, metadata: str = "", request=None
+) -> IssuedCredentials:
+    """Credentials for an application's signed-in user (the start-a-call button)."""
+    role_grants(role)
+    room_assert_joinable(room=room, now=timezone.now())
+    # S5: once every link of this identity is revoked, the app cannot mint its way back in.
+    link_states = list(Invitation.objects.filter(room=room, identity=identity).values_list("revoked_at", flat=True))
+    if link_states and all(revoked_at is not None for revoked_at in link_states):
+        raise Conflict("This identity's access to the room was revoked.", code="identity_revoked")
+    with transaction.atomic():
+        return _issue(
+            room=room,
+            identity=identity,
+            display_name=display_name,
+            role=role,
+            metadata=metadata,
+            request=request,
+            actor=None,
+            attributes={},
+        )
+
+
+def _issue(
+    *,
+    room: Room,
+    identity: str,
+    display_name: str,
+    role: str,
+    metadata: str,
+    request,
+    actor,
+    attributes: dict[str, str],
+) -> IssuedCredentials:
+    spec = ParticipantSpec(
+        identity=identity,
+        display_name=display_name,
+        role=role,
+        grants=role_grants(role),
+        metadata=metadata,
+        attributes={"convene.role": role, **attributes},
+    )
+    ttl = timedelta(seconds=settings.CONVENE_TOKEN_TTL_SECONDS)
+    # The audit row comes first: if it cannot be written, no token leaves.
+    audit_record(
+        action="token.issue",
+        object_type="room",
+        object_id=room.pk,
+        application=room.application,
+        request=request,
+        actor=actor,
+        details={"identity": identity, "role": role},
+    )
+    credentials = providers.get(room.provider).join_credentials(room=room.as_provider_ref(), participant=spec, ttl=ttl)
+    room_mark_open(room=room)
+    return IssuedCredentials(
+        credentials=credentials, room=room, identity=identity, display_name=display_name, role=role
+    )

@@ -1,0 +1,88 @@
+"""Thin DRF views for join links and credentials. The join endpoint is public and rate limited."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from core.auth import caller_application
+from core.pagination import Pagination
+from rooms.selectors import room_get
+from tokens.selectors import invitation_get, invitation_list
+from tokens.serializers import (
+    CredentialsSerializer,
+    InvitationCreatedSerializer,
+    InvitationInputSerializer,
+    InvitationOutputSerializer,
+    InvitationRevokedSerializer,
+    TokenInputSerializer,
+    created_invitation_data,
+    credentials_data,
+)
+from tokens.services import invitation_create, invitation_redeem, invitation_revoke, invitation_url, token_issue
+
+
+class RoomInvitationsApi(APIView):
+    @extend_schema(operation_id="invitations_list", responses=InvitationOutputSerializer(many=True))
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(invitation_list(room=room), request, view=self)
+        return paginator.get_paginated_response(InvitationOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="invitations_create",
+        request=InvitationInputSerializer,
+        responses={201: InvitationCreatedSerializer},
+    )
+    def post(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = InvitationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, secret = invitation_create(room=room, request=request, **serializer.validated_data)
+        return Response(created_invitation_data(invitation, invitation_url(secret)), status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailApi(APIView):
+    @extend_schema(operation_id="invitations_retrieve", responses=InvitationOutputSerializer)
+    def get(self, request, invitation_id):
+        invitation = invitation_get(application=caller_application(request), invitation_id=invitation_id)
+        return Response(InvitationOutputSerializer(invitation).data)
+
+    @extend_schema(
+        operation_id="invitations_revoke",
+        responses=InvitationRevokedSerializer,
+        description="Revoke the link (idempotent) and disconnect its holder if connected.",
+    )
+    def delete(self, request, invitation_id):
+        invitation = invitation_get(application=caller_application(request), invitation_id=invitation_id)
+        removed = invitation_revoke(invitation=invitation, request=request)
+        return Response({**InvitationOutputSerializer(invitation).data, "participant_removed": removed})
+
+
+class RoomTokenApi(APIView):
+    @extend_schema(operation_id="tokens_issue", request=TokenInputSerializer, responses={200: CredentialsSerializer})
+    def post(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = TokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = token_issue(room=room, request=request, **serializer.validated_data)
+        return Response(credentials_data(issued))
+
+
+class JoinApi(APIView):
+    """Public: a join link's secret is the only credential."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "join"
+
+    @extend_schema(operation_id="join_redeem", request=None, responses={200: CredentialsSerializer}, auth=[])
+    def post(self, request, secret):
+        issued = invitation_redeem(secret=secret, request=request)
+        return Response(credentials_data(issued))

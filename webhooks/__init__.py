@@ -1,0 +1,1 @@
+"""Inbound media-server events: receive, store durably, process through Celery, reconcile."""
