@@ -62,14 +62,21 @@ def from_seconds(value: int) -> datetime | None:
 
 
 def translate_error(exc: BaseException) -> Exception:
-    """LiveKit/transport failure -> ProviderUnavailable / ProviderRejected / ProviderNotFound."""
+    """LiveKit/transport failure -> ProviderUnavailable / ProviderRejected / ProviderNotFound.
+
+    The HTTP status decides: LiveKit's auth middleware answers 401 with a plain body, which
+    the SDK reports with code "unknown", so the Twirp code alone would misclassify it.
+    """
     if isinstance(exc, api.TwirpError):
         message = f"LiveKit answered {exc.status} {exc.code}"
-        if exc.code == "not_found":
+        if exc.code == "not_found" or exc.status == 404:
             return ProviderNotFound(message, provider_code=exc.code)
-        if exc.status >= 500 or exc.code in _RETRYABLE_CODES or exc.status == 429:
+        if exc.status == 429 or exc.status >= 500:
             return ProviderUnavailable(message, provider_code=exc.code)
-        return ProviderRejected(message, provider_code=exc.code)
+        if 400 <= exc.status < 500:
+            return ProviderRejected(message, provider_code=exc.code)
+        kind = ProviderUnavailable if exc.code in _RETRYABLE_CODES else ProviderRejected
+        return kind(message, provider_code=exc.code)
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
         return ProviderUnavailable(f"LiveKit unreachable: {type(exc).__name__}")
     return exc
@@ -176,12 +183,14 @@ class LiveKitProvider(Provider):
         """Run one server-API call synchronously with a fresh client, translating failures.
 
         Failover is off: a self-hosted server has one address, and retries are the caller's.
+        The deadline is enforced here with wait_for: livekit-api passes `timeout=None` on each
+        request, which aiohttp reads as "no timeout", so the session's own timeout never applies.
         """
 
         async def run() -> T:
             timeout = aiohttp.ClientTimeout(total=self.timeout_seconds)
             async with api.LiveKitAPI(self.url, self.api_key, self.api_secret, timeout=timeout, failover=False) as lk:
-                return await operation(lk)
+                return await asyncio.wait_for(operation(lk), timeout=self.timeout_seconds)
 
         try:
             return async_to_sync(run)()

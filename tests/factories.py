@@ -1,4 +1,5 @@
 """factory_boy factories for the domain models; links come with their secret for redemption."""
+
 from __future__ import annotations
 
 import factory

@@ -1,4 +1,5 @@
 """Redeeming a join link: the rules of POST /api/v1/join/{secret} (S4)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -82,8 +83,9 @@ def test_a_closed_room_refuses_joins(anon_client):
 def test_joining_before_the_early_allowance_is_too_early(anon_client, settings):
     settings.CONVENE_JOIN_EARLY_MINUTES = 10
     opens = timezone.now() + timedelta(minutes=30)
-    invitation = InvitationFactory(room=RoomFactory(opens_at=opens, closes_at=opens + timedelta(hours=1),
-                                                    status=RoomStatus.SCHEDULED))
+    invitation = InvitationFactory(
+        room=RoomFactory(opens_at=opens, closes_at=opens + timedelta(hours=1), status=RoomStatus.SCHEDULED)
+    )
     response = join(anon_client, invitation.secret)
     assert response.status_code == 403
     error = response.json()["error"]

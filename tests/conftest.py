@@ -1,0 +1,78 @@
+"""Fixtures shared by the whole suite: applications with API clients, and a fake LiveKit server
+that the LiveKit provider talks to over the real wire protocol."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+import providers
+from core.services import application_create
+from tests.fakes.livekit_server import FakeLiveKitServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_database_in_ci(django_db_setup, django_db_blocker):
+    """In CI the suite runs on PostgreSQL; SQLite there would hide what production does."""
+    if os.environ.get("CI"):
+        with django_db_blocker.unblock():
+            assert connection.vendor == "postgresql", "CI must run the tests on PostgreSQL (use make test)"
+
+
+class AppClient(APIClient):
+    application = None
+    api_key = ""
+
+
+def _client_for(name: str) -> AppClient:
+    application, key = application_create(name=name)
+    client = AppClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    client.application, client.api_key = application, key
+    return client
+
+
+@pytest.fixture
+def app_client(db) -> AppClient:
+    """An API client authenticated as application A."""
+    return _client_for("application-a")
+
+
+@pytest.fixture
+def other_client(db) -> AppClient:
+    """An API client of a second application, B, for object-level authorization tests."""
+    return _client_for("application-b")
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def fake_livekit(settings):
+    """A fake LiveKit server on 127.0.0.1; the provider is configured to use it."""
+    with FakeLiveKitServer(api_key=settings.LIVEKIT_API_KEY, api_secret=settings.LIVEKIT_API_SECRET) as server:
+        settings.LIVEKIT_URL = server.url
+        providers.get.cache_clear()
+        yield server
+    providers.get.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_provider_registry():
+    providers.get.cache_clear()
+    yield
+    providers.get.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -1,0 +1,1 @@
+"""Test fakes of external services (LiveKit server API and webhooks)."""
