@@ -1,0 +1,173 @@
+"""Production settings refuse weak secrets (S7); secrets from files; ops endpoints; the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.utils import DatabaseError
+
+from core.models import ApplicationAPIKey, AuditEvent
+from core.services import audit_record
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
+    "ALLOWED_HOSTS": "convene.example",
+    "LIVEKIT_URL": "https://project.livekit.cloud",
+    "LIVEKIT_API_KEY": "APIabc123",
+    "LIVEKIT_API_SECRET": "s3cr3t" * 8,
+}
+
+
+def load_settings(**overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SECRET_KEY", "DEBUG"))}
+    env.update(STRONG)
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+    code = "import django, json; django.setup(); from django.conf import settings; print(settings.LIVEKIT_API_KEY)"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_strong_production_settings_start():
+    result = load_settings()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "APIabc123"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("SECRET_KEY", None, "SECRET_KEY"),
+        ("SECRET_KEY", "short", "SECRET_KEY"),
+        ("LIVEKIT_API_SECRET", None, "LIVEKIT_API_SECRET"),
+        ("LIVEKIT_API_SECRET", "secret", "LIVEKIT_API_SECRET"),
+        ("LIVEKIT_API_SECRET", "x" * 31, "LIVEKIT_API_SECRET"),
+        ("LIVEKIT_API_KEY", "devkey", "LIVEKIT_API_KEY"),
+        ("LIVEKIT_URL", None, "LIVEKIT_URL"),
+        ("ALLOWED_HOSTS", None, "ALLOWED_HOSTS"),
+    ],
+)
+def test_production_refuses_to_start_with_a_missing_default_or_short_secret(name, value, complaint):
+    result = load_settings(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
+    if value:
+        assert value not in result.stderr.replace(complaint, "") or len(value) < 8
+
+
+def test_development_mode_defaults_to_livekit_dev_server_credentials():
+    result = load_settings(
+        DEBUG="true", SECRET_KEY=None, LIVEKIT_API_KEY=None, LIVEKIT_API_SECRET=None, LIVEKIT_URL=None
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "devkey"
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    secret_file = tmp_path / "lk_secret"
+    secret_file.write_text("f" * 40 + "\n")
+    key_file = tmp_path / "lk_key"
+    key_file.write_text("APIfromfile\n")
+    result = load_settings(
+        LIVEKIT_API_SECRET=None, LIVEKIT_API_SECRET_FILE=str(secret_file), LIVEKIT_API_KEY_FILE=str(key_file)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "APIfromfile"
+
+
+def test_an_unreadable_secret_file_is_a_startup_error(tmp_path):
+    result = load_settings(LIVEKIT_API_SECRET_FILE=str(tmp_path / "missing"))
+    assert result.returncode != 0 and "LIVEKIT_API_SECRET_FILE" in result.stderr
+
+
+def test_production_settings_pass_djangos_deployment_checks():
+    env = {k: v for k, v in os.environ.items() if k != "SECURE_SSL_REDIRECT"}
+    env.update({**STRONG, "DJANGO_SETTINGS_MODULE": "config.settings"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db
+def test_create_application_prints_the_key_once_as_json(capsys):
+    call_command("create_application", "clinic", "--json")
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"application_id", "api_key"}
+    stored = ApplicationAPIKey.objects.get(application_id=printed["application_id"])
+    assert printed["api_key"] not in stored.hashed_key
+    assert ApplicationAPIKey.objects.is_valid(printed["api_key"])
+
+
+@pytest.mark.django_db
+def test_healthz_and_readyz_report_ok_with_database_and_broker_up(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.content
+    assert ready.json()["checks"] == {"database": True, "broker": True}
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_broker_is_unreachable(client, settings):
+    from config.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = original
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] is False
+
+
+@pytest.mark.django_db
+def test_audit_rows_cannot_be_updated_or_deleted(settings):
+    event = audit_record(action="test.action", object_type="room", object_id="1", application=None)
+    with pytest.raises(ValueError):
+        event.save()
+    with pytest.raises(ValueError):
+        event.delete()
+    if connection.vendor == "postgresql":
+        for statement in ("UPDATE core_auditevent SET action = 'x'", "DELETE FROM core_auditevent"):
+            with pytest.raises(DatabaseError, match="append-only"):
+                from django.db import transaction
+
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(statement)
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.action"
+
+
+def test_the_openapi_schema_describes_every_public_endpoint(client):
+    schema = client.get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").content.decode()
+    for path in (
+        "/api/v1/rooms",
+        "/api/v1/rooms/{room_id}/close",
+        "/api/v1/rooms/{room_id}/invitations",
+        "/api/v1/invitations/{invitation_id}",
+        "/api/v1/rooms/{room_id}/tokens",
+        "/api/v1/join/{secret}",
+    ):
+        assert path in schema
