@@ -47,6 +47,15 @@ LIVEKIT_API_KEY = secret("LIVEKIT_API_KEY", DEV_LIVEKIT_API_KEY if DEBUG else ""
 LIVEKIT_API_SECRET = secret("LIVEKIT_API_SECRET", DEV_LIVEKIT_API_SECRET if DEBUG else "")
 LIVEKIT_TIMEOUT_SECONDS = env.float("LIVEKIT_TIMEOUT_SECONDS", default=5.0)
 
+
+def _key_pairs(value: str) -> dict[str, str]:
+    pairs = dict(item.split(":", 1) for item in value.split(",") if ":" in item)
+    return {key.strip(): secret_.strip() for key, secret_ in pairs.items() if key.strip() and secret_.strip()}
+
+
+# Webhooks are accepted when signed with the main key or any extra "key:secret" pair (rotation).
+LIVEKIT_WEBHOOK_KEYS = {LIVEKIT_API_KEY: LIVEKIT_API_SECRET, **_key_pairs(secret("LIVEKIT_WEBHOOK_EXTRA_KEYS"))}
+
 CONVENE_PUBLIC_URL = env.str("CONVENE_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
 CONVENE_JOIN_URL_TEMPLATE = env.str("CONVENE_JOIN_URL_TEMPLATE", default="{public_url}/join/{secret}")
 CONVENE_DEFAULT_PROVIDER = env.str("CONVENE_DEFAULT_PROVIDER", default="livekit")
@@ -56,6 +65,14 @@ CONVENE_ROOM_CLOSE_GRACE_MINUTES = env.int("CONVENE_ROOM_CLOSE_GRACE_MINUTES", d
 CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS", default=300)
 CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS", default=20)
 CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
+CONVENE_WEBHOOK_MAX_BYTES = env.int("CONVENE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+CONVENE_EVENT_MAX_ATTEMPTS = env.int("CONVENE_EVENT_MAX_ATTEMPTS", default=5)
+CONVENE_EVENT_RETRY_BASE_SECONDS = env.float("CONVENE_EVENT_RETRY_BASE_SECONDS", default=2.0)
+CONVENE_EVENT_RETRY_MAX_SECONDS = env.float("CONVENE_EVENT_RETRY_MAX_SECONDS", default=300.0)
+CONVENE_EVENT_SWEEP_AFTER_SECONDS = env.int("CONVENE_EVENT_SWEEP_AFTER_SECONDS", default=30)
+CONVENE_EVENT_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_EVENT_SWEEP_INTERVAL_SECONDS", default=30)
+CONVENE_RECONCILE_INTERVAL_SECONDS = env.int("CONVENE_RECONCILE_INTERVAL_SECONDS", default=300)
+CONVENE_NO_SHOW_GRACE_MINUTES = env.int("CONVENE_NO_SHOW_GRACE_MINUTES", default=15)
 
 # What each role may do in the media room. Never roomAdmin / roomRecord / roomCreate: moderation
 # goes through Convene's API, and a browser token must not carry server rights.
@@ -171,6 +188,8 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Longer than the longest task (CELERY_TASK_TIME_LIMIT) plus the longest retry countdown.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 if CELERY_BROKER_URL_IS_EMBEDDED:
     _queue_dir = VAR_DIR / "celery-queue"
     _queue_dir.mkdir(parents=True, exist_ok=True)
@@ -184,12 +203,21 @@ else:
     # The visibility timeout must exceed the longest task and any countdown, or Redis hands an
     # unacknowledged message to a second worker while the first is still on it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 2,
-        "socket_timeout": 2,
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        # A publish that cannot reach Redis fails within a second (the row waits for the sweeper).
+        "socket_connect_timeout": 1,
+        "socket_timeout": 1,
     }
 CELERY_BEAT_SCHEDULE = {
     "rooms-sweep-windows": {"task": "rooms.tasks.rooms_sweep_windows", "schedule": timedelta(minutes=1)},
+    "webhooks-sweep": {
+        "task": "webhooks.sweep_inbound_events",
+        "schedule": timedelta(seconds=CONVENE_EVENT_SWEEP_INTERVAL_SECONDS),
+    },
+    "webhooks-reconcile": {
+        "task": "webhooks.reconcile_providers",
+        "schedule": timedelta(seconds=CONVENE_RECONCILE_INTERVAL_SECONDS),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

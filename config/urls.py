@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core.views import healthz, readyz
 from rooms.views import RoomCloseApi, RoomCollectionApi, RoomDetailApi
 from tokens.views import InvitationDetailApi, JoinApi, RoomInvitationsApi, RoomTokenApi
+from webhooks.views import webhook_receive
 
 api_v1 = [
     path("rooms", RoomCollectionApi.as_view(), name="rooms"),
@@ -23,6 +24,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("webhooks/<str:provider_name>", webhook_receive, name="webhook-receive"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

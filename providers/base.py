@@ -7,6 +7,7 @@ exceptions below and their own units into timezone-aware datetimes and seconds.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,61 @@ class ProviderRejected(ProviderError):
 
 class ProviderNotFound(ProviderError):
     """The room, participant or recording does not exist at the media server."""
+
+
+class BadSignature(Exception):
+    """A webhook whose signature, issuer, expiry or body hash does not verify. Answer 401."""
+
+
+class BadPayload(Exception):
+    """A verified webhook whose body cannot be understood. Answer 400; never retried."""
+
+
+class EventKind:
+    """Provider-neutral event kinds. Anything else is stored and marked ignored."""
+
+    ROOM_STARTED = "room.started"
+    ROOM_FINISHED = "room.finished"
+    PARTICIPANT_JOINED = "participant.joined"
+    PARTICIPANT_LEFT = "participant.left"
+    PARTICIPANT_ABORTED = "participant.connection_aborted"
+    TRACK_PUBLISHED = "track.published"
+    TRACK_UNPUBLISHED = "track.unpublished"
+    RECORDING_STARTED = "recording.started"
+    RECORDING_UPDATED = "recording.updated"
+    RECORDING_ENDED = "recording.ended"
+
+
+@dataclass(frozen=True)
+class EventParticipant:
+    sid: str
+    identity: str
+    display_name: str = ""
+    kind: str = "standard"
+    joined_at: datetime | None = None
+    disconnect_reason: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventTrack:
+    sid: str
+    kind: str  # audio, video, data
+    source: str  # camera, microphone, screen_share, screen_share_audio, unknown
+
+
+@dataclass(frozen=True)
+class NeutralEvent:
+    """One thing the media server told us, in our units (aware UTC datetimes)."""
+
+    provider_event_id: str
+    kind: str  # an EventKind value, or "<provider>.<raw event>" when we have no meaning for it
+    occurred_at: datetime
+    room_name: str = ""
+    room_sid: str = ""
+    room_started_at: datetime | None = None
+    participant: EventParticipant | None = None
+    track: EventTrack | None = None
 
 
 @dataclass(frozen=True)
@@ -116,3 +172,11 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:
         """Participants connected to the room now; empty if the room does not exist."""
+
+    @abc.abstractmethod
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raise BadSignature unless the raw body was signed by this media server."""
+
+    @abc.abstractmethod
+    def parse_webhook(self, *, body: bytes) -> list[NeutralEvent]:
+        """Parse a verified raw body into neutral events. Raises BadPayload."""

@@ -8,22 +8,35 @@ The SDK is asyncio-only: each call builds a client inside its own coroutine and 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import aiohttp
+import jwt
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from google.protobuf import json_format
 from livekit import api
+from livekit.protocol import models as lk_models
 from livekit.protocol.models import ParticipantInfo
+from livekit.protocol.webhook import WebhookEvent
 
 from providers.base import (
+    BadPayload,
+    BadSignature,
+    EventKind,
+    EventParticipant,
+    EventTrack,
     JoinCredentials,
     LiveParticipant,
     LiveRoom,
+    NeutralEvent,
     ParticipantSpec,
     Provider,
     ProviderNotFound,
@@ -61,6 +74,68 @@ def from_seconds(value: int) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if value else None
 
 
+def from_milliseconds(value: int) -> datetime | None:
+    return datetime.fromtimestamp(value / 1000, tz=UTC) if value else None
+
+
+EVENT_KINDS = {
+    "room_started": EventKind.ROOM_STARTED,
+    "room_finished": EventKind.ROOM_FINISHED,
+    "participant_joined": EventKind.PARTICIPANT_JOINED,
+    "participant_left": EventKind.PARTICIPANT_LEFT,
+    "participant_connection_aborted": EventKind.PARTICIPANT_ABORTED,
+    "track_published": EventKind.TRACK_PUBLISHED,
+    "track_unpublished": EventKind.TRACK_UNPUBLISHED,
+    "egress_started": EventKind.RECORDING_STARTED,
+    "egress_updated": EventKind.RECORDING_UPDATED,
+    "egress_ended": EventKind.RECORDING_ENDED,
+}
+
+
+def _event_participant(info: lk_models.ParticipantInfo) -> EventParticipant | None:
+    if not info.sid and not info.identity:
+        return None
+    reason = info.disconnect_reason
+    return EventParticipant(
+        sid=info.sid,
+        identity=info.identity,
+        display_name=info.name,
+        kind=ParticipantInfo.Kind.Name(info.kind).lower(),
+        joined_at=from_milliseconds(info.joined_at_ms) or from_seconds(info.joined_at),
+        disconnect_reason=lk_models.DisconnectReason.Name(reason) if reason else "",
+        attributes=dict(info.attributes),
+    )
+
+
+def _event_track(info: lk_models.TrackInfo) -> EventTrack | None:
+    if not info.sid:
+        return None
+    return EventTrack(
+        sid=info.sid,
+        kind=lk_models.TrackType.Name(info.type).lower(),
+        source=lk_models.TrackSource.Name(info.source).lower(),
+    )
+
+
+def neutral_event(event: WebhookEvent, body: bytes) -> NeutralEvent:
+    """LiveKit's WebhookEvent in our terms; seconds become aware datetimes."""
+    room_name, room_sid = event.room.name, event.room.sid
+    if event.HasField("egress_info"):
+        room_name = room_name or event.egress_info.room_name
+        room_sid = room_sid or event.egress_info.room_id
+    return NeutralEvent(
+        # The id is LiveKit's idempotency key; a body without one is keyed by its own hash.
+        provider_event_id=event.id or "sha256:" + hashlib.sha256(body).hexdigest(),
+        kind=EVENT_KINDS.get(event.event, f"livekit.{event.event}"),
+        occurred_at=from_seconds(event.created_at) or datetime.now(UTC),
+        room_name=room_name,
+        room_sid=room_sid,
+        room_started_at=from_milliseconds(event.room.creation_time_ms) or from_seconds(event.room.creation_time),
+        participant=_event_participant(event.participant) if event.HasField("participant") else None,
+        track=_event_track(event.track) if event.HasField("track") else None,
+    )
+
+
 def translate_error(exc: BaseException) -> Exception:
     """LiveKit/transport failure -> ProviderUnavailable / ProviderRejected / ProviderNotFound.
 
@@ -86,13 +161,22 @@ class LiveKitProvider(Provider):
     name = "livekit"
 
     def __init__(
-        self, *, url: str, api_key: str, api_secret: str, client_url_override: str = "", timeout_seconds: float = 5.0
+        self,
+        *,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        client_url_override: str = "",
+        timeout_seconds: float = 5.0,
+        webhook_keys: Mapping[str, str] | None = None,
     ):
         self.url = api_url(url)
         self.client_url = client_url_override or client_url(url)
         self.api_key = api_key
         self.api_secret = api_secret
         self.timeout_seconds = timeout_seconds
+        # Every key/secret pair whose webhooks we accept: more than one while rotating keys.
+        self.webhook_keys = dict(webhook_keys or {api_key: api_secret})
 
     @classmethod
     def from_settings(cls) -> LiveKitProvider:
@@ -102,6 +186,7 @@ class LiveKitProvider(Provider):
             api_secret=settings.LIVEKIT_API_SECRET,
             client_url_override=settings.LIVEKIT_CLIENT_URL,
             timeout_seconds=settings.LIVEKIT_TIMEOUT_SECONDS,
+            webhook_keys=settings.LIVEKIT_WEBHOOK_KEYS,
         )
 
     def join_credentials(self, *, room: RoomRef, participant: ParticipantSpec, ttl: timedelta) -> JoinCredentials:
@@ -178,6 +263,43 @@ class LiveKitProvider(Provider):
             )
             for p in response.participants
         ]
+
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
+        """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose
+        `sha256` claim is base64(sha256(raw body)). A proxy may have added "Bearer "."""
+        token = (headers.get("Authorization") or "").strip().removeprefix("Bearer ").strip()
+        if not token:
+            raise BadSignature("no Authorization header")
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            raise BadSignature("malformed token") from None
+        secret = self.webhook_keys.get(issuer) if isinstance(issuer, str) else None
+        if secret is None:
+            raise BadSignature("unknown issuer")
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=["HS256"],
+                issuer=issuer,
+                leeway=60,
+                options={"require": ["exp", "sha256"], "verify_aud": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise BadSignature(type(exc).__name__) from None
+        expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        if not isinstance(claims["sha256"], str) or not hmac.compare_digest(claims["sha256"], expected):
+            raise BadSignature("body hash mismatch")
+
+    def parse_webhook(self, *, body: bytes) -> list[NeutralEvent]:
+        try:
+            event = json_format.Parse(body, WebhookEvent(), ignore_unknown_fields=True)
+        except (json_format.ParseError, UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise BadPayload(f"not a LiveKit webhook event: {type(exc).__name__}") from None
+        if not event.event:
+            raise BadPayload("no event name")
+        return [neutral_event(event, body)]
 
     def _call(self, operation: Callable[[api.LiveKitAPI], Awaitable[T]]) -> T:
         """Run one server-API call synchronously with a fresh client, translating failures.

@@ -91,3 +91,106 @@ class Room(BaseModel):
             empty_timeout_seconds=settings.CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS,
             departure_timeout_seconds=settings.CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS,
         )
+
+
+class CallSession(BaseModel):
+    """One live period of a room at the provider (one provider room sid).
+
+    Open while ended_at is null. started_at is the earliest evidence (the provider's room
+    creation time, else the first join); last_seen_at is the latest moment it was known alive,
+    which bounds ended_at when the end was never reported and the reconciler closes it.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="sessions")
+    provider_session_id = models.CharField(max_length=64)
+    started_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_source = models.CharField(max_length=20, blank=True)  # event, reconciler
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "provider_session_id"], name="call_session_unique_provider_id"),
+        ]
+        indexes = [models.Index(fields=["room", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_session_id} ({self.started_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.ended_at is None:
+            return None
+        return max(0, int((self.ended_at - self.started_at).total_seconds()))
+
+
+class LeftSource(models.TextChoices):
+    """Why left_at is what it is; an explicit left event always wins over an inferred end."""
+
+    EVENT = "event"
+    SESSION_ENDED = "session_ended"
+    RECONCILER = "reconciler"
+
+
+class ParticipantSession(BaseModel):
+    """One connection of one participant (provider participant sid). A reconnect is a new row."""
+
+    call_session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="participants")
+    provider_participant_id = models.CharField(max_length=64)
+    identity = models.CharField(max_length=128, db_index=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=20, default="standard")  # standard, egress, agent, ingress, sip
+    role = models.CharField(max_length=40, blank=True)
+    invitation = models.ForeignKey(
+        "tokens.Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="participant_sessions"
+    )
+    joined_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    left_source = models.CharField(max_length=20, choices=LeftSource.choices, blank=True)
+    disconnect_reason = models.CharField(max_length=40, blank=True)
+    connection_aborted = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["joined_at", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call_session", "provider_participant_id"], name="participant_session_unique_provider_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} ({self.provider_participant_id})"
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind in ("standard", "sip")
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.joined_at is None or self.left_at is None or self.connection_aborted:
+            return 0 if self.connection_aborted else None
+        return max(0, int((self.left_at - self.joined_at).total_seconds()))
+
+
+class TrackPublication(BaseModel):
+    """A track a participant published (kind and source), enough to know who sent media."""
+
+    participant_session = models.ForeignKey(ParticipantSession, on_delete=models.CASCADE, related_name="tracks")
+    provider_track_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, blank=True)
+    source = models.CharField(max_length=30, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    unpublished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["published_at", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant_session", "provider_track_id"], name="track_publication_unique_provider_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.source} {self.provider_track_id}"

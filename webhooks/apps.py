@@ -1,4 +1,4 @@
-"""App config for webhooks (its features arrive with their issues)."""
+"""App config for webhooks: inbound media-server events."""
 
 from django.apps import AppConfig
 

@@ -1,0 +1,270 @@
+"""Call sessions, participant sessions and tracks, built from provider events and repaired by the
+reconciler.
+
+Every function runs inside the caller's transaction with the room row locked, so the events of
+one room apply one at a time. Each is idempotent and order-tolerant: the final record is a
+function of the set of events seen (min of start evidence, max of last-seen, an explicit
+`participant.left` always beating an inferred end), not of their order.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+
+from providers.base import EventParticipant, LiveParticipant, NeutralEvent
+from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
+from tokens.models import Invitation
+
+logger = logging.getLogger(__name__)
+
+
+def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
+    """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
+    the loser of the insert race gets IntegrityError and then locks the winner's row."""
+    row = model.objects.select_for_update().filter(**lookup).first()
+    if row is not None:
+        return row, False
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **defaults), True
+    except IntegrityError:
+        return model.objects.select_for_update().get(**lookup), False
+
+
+def room_lock_by_provider_name(*, provider: str, room_name: str) -> Room | None:
+    if not room_name:
+        return None
+    return Room.objects.select_for_update().filter(provider=provider, provider_room_name=room_name).first()
+
+
+def room_refresh_live_status(*, room: Room) -> None:
+    """live while any call session is open; back to open when none is. Closed stays closed."""
+    if room.status == RoomStatus.CLOSED:
+        return
+    live = CallSession.objects.filter(room=room, ended_at__isnull=True).exists()
+    if live:
+        status = RoomStatus.LIVE
+    elif room.status == RoomStatus.LIVE:
+        status = RoomStatus.OPEN
+    else:
+        return
+    if status != room.status:
+        Room.objects.filter(pk=room.pk).exclude(status=RoomStatus.CLOSED).update(status=status)
+        room.status = status
+
+
+def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: datetime) -> CallSession:
+    session, created = _lock_or_create(
+        CallSession,
+        {"room": room, "provider_session_id": session_id},
+        {"started_at": started_hint, "last_seen_at": max(started_hint, seen_at)},
+    )
+    if created:
+        return session
+    changed = []
+    if started_hint < session.started_at:
+        session.started_at = started_hint
+        changed.append("started_at")
+    if seen_at > session.last_seen_at:
+        session.last_seen_at = seen_at
+        changed.append("last_seen_at")
+    if changed:
+        session.save(update_fields=[*changed, "updated_at"])
+    return session
+
+
+def _event_session(room: Room, event: NeutralEvent) -> CallSession | None:
+    if not event.room_sid:
+        return None
+    joined = event.participant.joined_at if event.participant else None
+    hint = event.room_started_at or joined or event.occurred_at
+    return _session(room=room, session_id=event.room_sid, started_hint=hint, seen_at=event.occurred_at)
+
+
+def _invitation_for(room: Room, identity: str) -> Invitation | None:
+    """The link this identity joined with: the active one, else the latest revoked one."""
+    links = Invitation.objects.filter(room=room, identity=identity).order_by(
+        models.F("revoked_at").desc(nulls_first=True), "-created_at"
+    )
+    return links.first()
+
+
+def _participant(session: CallSession, info: EventParticipant, seen_at: datetime | None) -> ParticipantSession:
+    participant, created = _lock_or_create(
+        ParticipantSession,
+        {"call_session": session, "provider_participant_id": info.sid},
+        {"identity": info.identity, "last_seen_at": seen_at},
+    )
+    _fill_participant(participant, session, info, seen_at, fresh=created)
+    return participant
+
+
+def _fill_participant(
+    participant: ParticipantSession, session: CallSession, info: EventParticipant, seen_at: datetime | None, *, fresh
+) -> None:
+    if not participant.display_name and info.display_name:
+        participant.display_name = info.display_name
+    if info.kind and (fresh or participant.kind == "standard"):
+        participant.kind = info.kind
+    if participant.joined_at is None and info.joined_at is not None:
+        participant.joined_at = info.joined_at
+    if participant.invitation_id is None:
+        participant.invitation = _invitation_for(session.room, info.identity or participant.identity)
+    if not participant.role:
+        participant.role = info.attributes.get("convene.role") or (
+            participant.invitation.role if participant.invitation else ""
+        )
+    if seen_at is not None and (participant.last_seen_at is None or seen_at > participant.last_seen_at):
+        participant.last_seen_at = seen_at
+    if session.ended_at is not None and participant.left_at is None:
+        participant.left_at, participant.left_source = session.ended_at, LeftSource.SESSION_ENDED
+
+
+def session_room_started(*, room: Room, event: NeutralEvent) -> None:
+    if _event_session(room, event) is not None:
+        room_refresh_live_status(room=room)
+
+
+def session_room_finished(*, room: Room, event: NeutralEvent) -> None:
+    session = _event_session(room, event)
+    if session is None:
+        return
+    _end_session(session, ended_at=event.occurred_at, source="event")
+    room_refresh_live_status(room=room)
+
+
+def _end_session(session: CallSession, *, ended_at: datetime, source: str) -> None:
+    """End a session and everyone still in it. A reported end overrides every inferred
+    participant end (but never an explicit participant.left); an inferred one only fills gaps."""
+    if session.end_source == "event" and source != "event":
+        return
+    session.ended_at, session.end_source = ended_at, source
+    session.save(update_fields=["ended_at", "end_source", "updated_at"])
+    still_in = ParticipantSession.objects.filter(call_session=session)
+    if source == "event":
+        still_in = still_in.exclude(left_source=LeftSource.EVENT)
+    else:
+        still_in = still_in.filter(left_at__isnull=True)
+    still_in.update(left_at=ended_at, left_source=LeftSource.SESSION_ENDED)
+
+
+def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession | None:
+    session = _event_session(room, event)
+    if session is None or event.participant is None:
+        return None
+    participant = _participant(session, event.participant, event.occurred_at)
+    if participant.joined_at is None:
+        participant.joined_at = event.occurred_at
+    participant.save()
+    room_refresh_live_status(room=room)
+    return participant
+
+
+def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) -> None:
+    session = _event_session(room, event)
+    if session is None or event.participant is None:
+        return
+    participant = _participant(session, event.participant, event.occurred_at)
+    participant.left_at, participant.left_source = event.occurred_at, LeftSource.EVENT
+    participant.disconnect_reason = event.participant.disconnect_reason or participant.disconnect_reason
+    if aborted:
+        participant.connection_aborted = True
+    participant.save()
+    room_refresh_live_status(room=room)
+
+
+def participant_connection_aborted(*, room: Room, event: NeutralEvent) -> None:
+    """The participant never finished connecting: a connection that never joined."""
+    participant_left(room=room, event=event, aborted=True)
+
+
+def track_published(*, room: Room, event: NeutralEvent) -> None:
+    _track(room, event, published=True)
+
+
+def track_unpublished(*, room: Room, event: NeutralEvent) -> None:
+    _track(room, event, published=False)
+
+
+def _track(room: Room, event: NeutralEvent, *, published: bool) -> None:
+    session = _event_session(room, event)
+    if session is None or event.participant is None or event.track is None:
+        return
+    participant = _participant(session, event.participant, event.occurred_at)
+    participant.save()
+    track, _ = _lock_or_create(
+        TrackPublication,
+        {"participant_session": participant, "provider_track_id": event.track.sid},
+        {"kind": event.track.kind, "source": event.track.source},
+    )
+    if published and (track.published_at is None or event.occurred_at < track.published_at):
+        track.published_at = event.occurred_at
+    if not published and (track.unpublished_at is None or event.occurred_at > track.unpublished_at):
+        track.unpublished_at = event.occurred_at
+    track.kind, track.source = track.kind or event.track.kind, track.source or event.track.source
+    track.save()
+
+
+def session_reconcile(
+    *,
+    room: Room,
+    live_session_id: str | None,
+    started_at: datetime | None,
+    participants: list[LiveParticipant],
+    now: datetime,
+) -> dict[str, int]:
+    """Make our records of one room agree with what the provider reports live right now.
+
+    Sessions and participants we think are open but the provider does not have are closed at
+    their last-seen time (the latest moment we know they were there); live ones we never heard
+    of are opened. Running it twice changes nothing.
+    """
+    counts = {"sessions_opened": 0, "sessions_closed": 0, "participants_opened": 0, "participants_closed": 0}
+    live = None
+    if live_session_id:
+        live = _session(room=room, session_id=live_session_id, started_hint=started_at or now, seen_at=now)
+        if live.ended_at is not None and live.end_source == "reconciler":
+            live.ended_at, live.end_source = None, ""
+            live.save(update_fields=["ended_at", "end_source", "updated_at"])
+    stale = CallSession.objects.select_for_update().filter(room=room, ended_at__isnull=True)
+    for session in stale.exclude(pk=live.pk if live else None):
+        _end_session(session, ended_at=session.last_seen_at, source="reconciler")
+        counts["sessions_closed"] += 1
+    if live is not None:
+        counts.update(_reconcile_participants(live, participants, now))
+    room_refresh_live_status(room=room)
+    return counts
+
+
+def _reconcile_participants(session: CallSession, participants: list[LiveParticipant], now: datetime) -> dict[str, int]:
+    opened = closed = 0
+    live_ids = {p.sid for p in participants}
+    for info in participants:
+        participant, created = _lock_or_create(
+            ParticipantSession,
+            {"call_session": session, "provider_participant_id": info.sid},
+            {"identity": info.identity, "last_seen_at": now},
+        )
+        event_view = EventParticipant(
+            sid=info.sid,
+            identity=info.identity,
+            display_name=info.display_name,
+            kind=info.kind,
+            joined_at=info.joined_at,
+        )
+        _fill_participant(participant, session, event_view, now, fresh=created)
+        if participant.joined_at is None:
+            participant.joined_at = info.joined_at or now
+        participant.save()
+        opened += created
+    gone = ParticipantSession.objects.select_for_update().filter(call_session=session, left_at__isnull=True)
+    for participant in gone.exclude(provider_participant_id__in=live_ids):
+        participant.left_at = participant.last_seen_at or participant.joined_at or session.last_seen_at
+        participant.left_source = LeftSource.RECONCILER
+        participant.save(update_fields=["left_at", "left_source", "updated_at"])
+        closed += 1
+    return {"participants_opened": opened, "participants_closed": closed}

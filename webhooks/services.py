@@ -1,0 +1,228 @@
+"""The event flow: store verified webhooks, process them once, sweep, replay, reconcile.
+
+Receive -> InboundEvent row (unique per provider event id) -> 200 -> task(pk) -> lock row ->
+HANDLERS[kind] -> done/ignored/failed. The row is the source of truth; the queue only rings.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+import providers
+from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
+from rooms.models import Room
+from rooms.services import sessions
+from webhooks import handlers
+from webhooks.models import InboundEvent, InboundEventStatus
+
+logger = logging.getLogger(__name__)
+
+# Failures that will not go away by trying again.
+PERMANENT_ERRORS = (BadPayload, ProviderRejected)
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    stored: list[int]
+    duplicates: int
+
+
+def inbound_events_store(*, provider_name: str, body: bytes, events: list[NeutralEvent]) -> StoreResult:
+    """Store each event once (the unique constraint decides, not a prior SELECT) and ring the
+    doorbell after commit. Database errors propagate: the caller answers 503."""
+    stored, duplicates = [], 0
+    with transaction.atomic():
+        for event in events:
+            try:
+                with transaction.atomic():
+                    row = InboundEvent.objects.create(
+                        provider=provider_name,
+                        provider_event_id=event.provider_event_id,
+                        kind=event.kind,
+                        room_name=event.room_name,
+                        occurred_at=event.occurred_at,
+                        body=body,
+                    )
+            except IntegrityError:
+                duplicates += 1
+                continue
+            stored.append(row.pk)
+        if stored:
+            transaction.on_commit(lambda: inbound_events_enqueue(event_ids=stored))
+    return StoreResult(stored=stored, duplicates=duplicates)
+
+
+def inbound_events_enqueue(*, event_ids: Iterable[int], countdown: float | None = None) -> int:
+    """Publish one processing task per id without ever failing or hanging the caller: the
+    broker's socket timeouts bound each publish, and a failure leaves the row for the sweeper."""
+    from webhooks.tasks import process_inbound_event
+
+    sent = 0
+    for event_id in event_ids:
+        try:
+            process_inbound_event.apply_async((event_id,), countdown=countdown, retry=False)
+            sent += 1
+        except Exception as exc:  # any broker failure: the row stays pending and is swept later
+            logger.warning("enqueue failed event=%s error=%s; left for the sweeper", event_id, type(exc).__name__)
+            break
+    return sent
+
+
+class Outcome:
+    DONE = "done"
+    IGNORED = "ignored"
+    RETRY = "retry"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another worker has it, or it is already final
+
+
+def inbound_event_process(*, event_id: int) -> str:
+    """Apply one stored event. The row lock held for the whole transaction is the claim: a
+    concurrent duplicate task skips it, and a worker killed mid-way leaves it pending."""
+    try:
+        with transaction.atomic():
+            row = (
+                InboundEvent.objects.select_for_update(skip_locked=True)
+                .filter(pk=event_id, status=InboundEventStatus.PENDING)
+                .first()
+            )
+            if row is None:
+                return Outcome.SKIPPED
+            outcome, note = _apply(row)
+            InboundEvent.objects.filter(pk=row.pk).update(
+                status=outcome, attempts=F("attempts") + 1, processed_at=timezone.now(), last_error=note
+            )
+            return outcome
+    except Exception as exc:
+        return _record_failure(event_id, exc)
+
+
+def _apply(row: InboundEvent) -> tuple[str, str]:
+    events = providers.get(row.provider).parse_webhook(body=bytes(row.body))
+    event = next((e for e in events if e.provider_event_id == row.provider_event_id), None)
+    if event is None:
+        raise BadPayload("the stored body no longer holds this event id")
+    handler = handlers.handler_for(event)
+    if handler is None:
+        return InboundEventStatus.IGNORED, f"no handler for {event.kind}"
+    room = sessions.room_lock_by_provider_name(provider=row.provider, room_name=event.room_name)
+    if room is None:
+        return InboundEventStatus.IGNORED, "room not managed by Convene"
+    handlers.apply(handler, room=room, event=event)
+    return InboundEventStatus.DONE, ""
+
+
+def _record_failure(event_id: int, exc: Exception) -> str:
+    """Count the attempt and keep the error; fail for good when permanent or out of attempts."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    row = InboundEvent.objects.filter(pk=event_id).only("attempts").first()
+    if row is None:
+        return Outcome.SKIPPED
+    final = isinstance(exc, PERMANENT_ERRORS) or row.attempts + 1 >= settings.CONVENE_EVENT_MAX_ATTEMPTS
+    InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).update(
+        attempts=F("attempts") + 1,
+        last_error=error,
+        status=InboundEventStatus.FAILED if final else InboundEventStatus.PENDING,
+        processed_at=timezone.now() if final else None,
+    )
+    logger.warning("event processing failed event=%s final=%s error=%s", event_id, final, type(exc).__name__)
+    return Outcome.FAILED if final else Outcome.RETRY
+
+
+def retry_countdown(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped well under the broker visibility timeout."""
+    cap = min(settings.CONVENE_EVENT_RETRY_MAX_SECONDS, settings.CONVENE_EVENT_RETRY_BASE_SECONDS * 2**attempt)
+    return random.uniform(cap / 2, cap)  # noqa: S311 (jitter, not security)
+
+
+def inbound_events_sweep(*, older_than: timedelta | None = None, limit: int = 1000) -> int:
+    """Re-ring for rows still pending after a while (broker down, worker died)."""
+    older_than = older_than or timedelta(seconds=settings.CONVENE_EVENT_SWEEP_AFTER_SECONDS)
+    cutoff = timezone.now() - older_than
+    ids = list(
+        InboundEvent.objects.filter(status=InboundEventStatus.PENDING, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return inbound_events_enqueue(event_ids=ids) if ids else 0
+
+
+def inbound_events_replay(
+    *,
+    ids: list[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    statuses: list[str] | None = None,
+) -> list[int]:
+    """Put chosen events back to pending (default: the failed ones) and return their ids."""
+    selection = InboundEvent.objects.all()
+    if ids:
+        selection = selection.filter(pk__in=ids)
+    if since:
+        selection = selection.filter(received_at__gte=since)
+    if until:
+        selection = selection.filter(received_at__lt=until)
+    if statuses or not ids:
+        selection = selection.filter(status__in=statuses or [InboundEventStatus.FAILED])
+    chosen = list(selection.order_by("occurred_at", "pk").values_list("pk", flat=True))
+    InboundEvent.objects.filter(pk__in=chosen).update(status=InboundEventStatus.PENDING, last_error="")
+    return chosen
+
+
+def provider_reconcile(*, provider_name: str, now: datetime | None = None) -> dict[str, int]:
+    """Ask the provider what is live and repair our session records to match.
+
+    Rooms considered: those the provider reports live, and ours with a session we think is
+    open. A provider failure aborts the run without touching anything.
+    """
+    now = now or timezone.now()
+    provider = providers.get(provider_name)
+    live_rooms = {r.name: r for r in provider.list_live_rooms()}
+    names = set(live_rooms) | set(
+        Room.objects.filter(provider=provider_name, sessions__ended_at__isnull=True).values_list(
+            "provider_room_name", flat=True
+        )
+    )
+    totals: dict[str, int] = {"rooms": 0}
+    for room in Room.objects.filter(provider=provider_name, provider_room_name__in=names):
+        live = live_rooms.get(room.provider_room_name)
+        participants = provider.list_participants(room=room.as_provider_ref()) if live else []
+        with transaction.atomic():
+            locked = Room.objects.select_for_update().get(pk=room.pk)
+            counts = sessions.session_reconcile(
+                room=locked,
+                live_session_id=live.sid if live else None,
+                started_at=live.created_at if live else None,
+                participants=participants,
+                now=now,
+            )
+        totals["rooms"] += 1
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def reconcile_all(*, now: datetime | None = None) -> dict[str, dict[str, int] | str]:
+    results: dict[str, dict[str, int] | str] = {}
+    for name in Room.objects.values_list("provider", flat=True).distinct():
+        try:
+            results[name] = provider_reconcile(provider_name=name, now=now)
+        except ProviderError as exc:
+            logger.warning("reconcile skipped provider=%s error=%s", name, exc)
+            results[name] = f"skipped: {type(exc).__name__}"
+    return results
+
+
+def inbound_event_lag_seconds() -> float | None:
+    """Age of the oldest pending event: the backlog's lag, for monitoring."""
+    oldest = InboundEvent.objects.filter(status=InboundEventStatus.PENDING).order_by("received_at").first()
+    return (timezone.now() - oldest.received_at).total_seconds() if oldest else None

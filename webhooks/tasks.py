@@ -1,0 +1,30 @@
+"""Celery entry points of the event flow. Tasks take primary keys and own the retry policy."""
+
+from celery import shared_task
+
+from webhooks.services import (
+    Outcome,
+    inbound_event_process,
+    inbound_events_sweep,
+    reconcile_all,
+    retry_countdown,
+)
+
+
+@shared_task(bind=True, name="webhooks.process_inbound_event", max_retries=None)
+def process_inbound_event(self, event_id: int) -> str:
+    outcome = inbound_event_process(event_id=event_id)
+    if outcome == Outcome.RETRY:
+        # The row's attempt counter, not Celery's, decides when to give up (CONVENE_EVENT_MAX_ATTEMPTS).
+        raise self.retry(countdown=retry_countdown(self.request.retries))
+    return outcome
+
+
+@shared_task(name="webhooks.sweep_inbound_events")
+def sweep_inbound_events() -> int:
+    return inbound_events_sweep()
+
+
+@shared_task(name="webhooks.reconcile_providers")
+def reconcile_providers() -> dict:
+    return reconcile_all()
