@@ -5,7 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz, readyz
-from rooms.views import RoomCloseApi, RoomCollectionApi, RoomDetailApi
+from rooms.views import (
+    RoomAttendanceApi,
+    RoomCloseApi,
+    RoomCollectionApi,
+    RoomDetailApi,
+    SessionDetailApi,
+    SessionListApi,
+)
 from tokens.views import InvitationDetailApi, JoinApi, RoomInvitationsApi, RoomTokenApi
 from webhooks.views import webhook_receive
 
@@ -15,6 +22,9 @@ api_v1 = [
     path("rooms/<uuid:room_id>/close", RoomCloseApi.as_view(), name="room-close"),
     path("rooms/<uuid:room_id>/invitations", RoomInvitationsApi.as_view(), name="room-invitations"),
     path("rooms/<uuid:room_id>/tokens", RoomTokenApi.as_view(), name="room-tokens"),
+    path("rooms/<uuid:room_id>/attendance", RoomAttendanceApi.as_view(), name="room-attendance"),
+    path("sessions", SessionListApi.as_view(), name="sessions"),
+    path("sessions/<uuid:session_id>", SessionDetailApi.as_view(), name="session-detail"),
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
 ]

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from rooms.models import Room
+from rooms.models import CallSession, ParticipantSession, Room
 from tokens.models import Invitation
 
 
@@ -32,3 +32,35 @@ class RoomAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [InvitationInline]
+
+
+class ParticipantSessionInline(admin.TabularInline):
+    model = ParticipantSession
+    fields = (
+        "provider_participant_id",
+        "identity",
+        "role",
+        "kind",
+        "joined_at",
+        "left_at",
+        "disconnect_reason",
+        "connection_aborted",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CallSession)
+class CallSessionAdmin(admin.ModelAdmin):
+    list_display = ("provider_session_id", "room", "started_at", "ended_at", "end_source")
+    list_filter = ("end_source",)
+    search_fields = ("provider_session_id", "room__external_id")
+    readonly_fields = ("room", "provider_session_id", "started_at", "ended_at", "end_source", "last_seen_at")
+    inlines = [ParticipantSessionInline]
+
+    def has_add_permission(self, request):
+        return False

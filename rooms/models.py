@@ -133,6 +133,10 @@ class LeftSource(models.TextChoices):
     RECONCILER = "reconciler"
 
 
+# Participant kinds that are people: recorders (egress), agents and ingress are not.
+PERSON_KINDS = ("standard", "sip")
+
+
 class ParticipantSession(BaseModel):
     """One connection of one participant (provider participant sid). A reconnect is a new row."""
 
@@ -165,7 +169,7 @@ class ParticipantSession(BaseModel):
 
     @property
     def is_person(self) -> bool:
-        return self.kind in ("standard", "sip")
+        return self.kind in PERSON_KINDS
 
     @property
     def duration_seconds(self) -> int | None:

@@ -65,3 +65,72 @@ class RoomCreatedSerializer(RoomOutputSerializer):
     participants = InvitationCreatedSerializer(
         many=True, help_text="Join links made with the room (first create only)."
     )
+
+
+class SessionFilterSerializer(StrictInputSerializer):
+    room = serializers.UUIDField(required=False, help_text="Only sessions of this room.")
+    started_after = serializers.DateTimeField(required=False)
+    started_before = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
+class TrackOutputSerializer(serializers.Serializer):
+    sid = serializers.CharField(source="provider_track_id")
+    kind = serializers.CharField()
+    source = serializers.CharField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    unpublished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ParticipantOutputSerializer(serializers.Serializer):
+    sid = serializers.CharField(source="provider_participant_id")
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    kind = serializers.CharField()
+    invitation_id = serializers.UUIDField(allow_null=True)
+    joined_at = serializers.DateTimeField(allow_null=True)
+    left_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    disconnect_reason = serializers.CharField()
+    connection_aborted = serializers.BooleanField()
+    tracks = TrackOutputSerializer(many=True)
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    room_id = serializers.UUIDField()
+    room_external_id = serializers.CharField(source="room.external_id", allow_null=True)
+    provider_session_id = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    participant_count = serializers.IntegerField()
+
+
+class SessionDetailSerializer(SessionOutputSerializer):
+    participant_count = serializers.SerializerMethodField()
+    participants = ParticipantOutputSerializer(many=True)
+
+    def get_participant_count(self, session) -> int:
+        return len(session.participants.all())
+
+
+class AttendanceSerializer(serializers.Serializer):
+    invitation_id = serializers.UUIDField(allow_null=True, help_text="Null for people who joined with an app token.")
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    joined = serializers.BooleanField()
+    first_joined_at = serializers.DateTimeField(allow_null=True)
+    last_left_at = serializers.DateTimeField(allow_null=True)
+    present_now = serializers.BooleanField()
+    connections = serializers.IntegerField()
+    total_seconds = serializers.IntegerField(help_text="Time present; overlapping connections count once.")
+    no_show = serializers.BooleanField()
+
+
+class RoomAttendanceSerializer(serializers.Serializer):
+    room_id = serializers.UUIDField()
+    results = AttendanceSerializer(many=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -9,13 +10,17 @@ from rest_framework.views import APIView
 
 from core.auth import caller_application
 from core.pagination import Pagination
-from rooms.selectors import room_get, room_list
+from rooms.selectors import room_attendance, room_get, room_list, session_get, session_list
 from rooms.serializers import (
+    RoomAttendanceSerializer,
     RoomCreatedSerializer,
     RoomFilterSerializer,
     RoomInputSerializer,
     RoomOutputSerializer,
     RoomUpdateSerializer,
+    SessionDetailSerializer,
+    SessionFilterSerializer,
+    SessionOutputSerializer,
 )
 from rooms.services import room_close, room_create, room_update
 from tokens.serializers import created_invitation_data
@@ -85,3 +90,37 @@ class RoomCloseApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         room = room_close(room=room, reason="closed_by_api", request=request)
         return Response(RoomOutputSerializer(room).data)
+
+
+class SessionListApi(APIView):
+    @extend_schema(
+        operation_id="sessions_list", parameters=[SessionFilterSerializer], responses=SessionOutputSerializer(many=True)
+    )
+    def get(self, request):
+        filters = SessionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        sessions = session_list(
+            application=caller_application(request),
+            room_id=data.get("room"),
+            started_after=data.get("started_after"),
+            started_before=data.get("started_before"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(sessions, request, view=self)
+        return paginator.get_paginated_response(SessionOutputSerializer(page, many=True).data)
+
+
+class SessionDetailApi(APIView):
+    @extend_schema(operation_id="sessions_retrieve", responses=SessionDetailSerializer)
+    def get(self, request, session_id):
+        session = session_get(application=caller_application(request), session_id=session_id)
+        return Response(SessionDetailSerializer(session).data)
+
+
+class RoomAttendanceApi(APIView):
+    @extend_schema(operation_id="rooms_attendance", responses=RoomAttendanceSerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        rows = room_attendance(room=room, now=timezone.now())
+        return Response(RoomAttendanceSerializer({"room_id": room.pk, "results": rows}).data)

@@ -99,13 +99,18 @@ def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
                 request=request,
             )
     invitation.refresh_from_db(fields=["revoked_at"])
-    room = invitation.room
+    return participant_remove_at_provider(room=invitation.room, identity=invitation.identity)
+
+
+def participant_remove_at_provider(*, room: Room, identity: str) -> bool:
+    """Disconnect one identity from the media room. True when it is confirmed gone (removed, or
+    was not connected); False when the provider could not be reached."""
     try:
-        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=invitation.identity)
+        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=identity)
     except ProviderNotFound:
         return True
     except ProviderError as exc:
-        logger.warning("could not remove participant of revoked link invitation=%s error=%s", invitation.pk, exc)
+        logger.warning("could not remove participant room=%s error=%s", room.pk, exc)
         return False
     return True
 

@@ -93,18 +93,26 @@ def _invitation_for(room: Room, identity: str) -> Invitation | None:
     return links.first()
 
 
-def _participant(session: CallSession, info: EventParticipant, seen_at: datetime | None) -> ParticipantSession:
+def _participant(
+    room: Room, session: CallSession, info: EventParticipant, seen_at: datetime | None
+) -> ParticipantSession:
     participant, created = _lock_or_create(
         ParticipantSession,
         {"call_session": session, "provider_participant_id": info.sid},
         {"identity": info.identity, "last_seen_at": seen_at},
     )
-    _fill_participant(participant, session, info, seen_at, fresh=created)
+    _fill_participant(participant, room, session, info, seen_at, fresh=created)
     return participant
 
 
 def _fill_participant(
-    participant: ParticipantSession, session: CallSession, info: EventParticipant, seen_at: datetime | None, *, fresh
+    participant: ParticipantSession,
+    room: Room,
+    session: CallSession,
+    info: EventParticipant,
+    seen_at: datetime | None,
+    *,
+    fresh: bool,
 ) -> None:
     if not participant.display_name and info.display_name:
         participant.display_name = info.display_name
@@ -113,7 +121,7 @@ def _fill_participant(
     if participant.joined_at is None and info.joined_at is not None:
         participant.joined_at = info.joined_at
     if participant.invitation_id is None:
-        participant.invitation = _invitation_for(session.room, info.identity or participant.identity)
+        participant.invitation = _invitation_for(room, info.identity or participant.identity)
     if not participant.role:
         participant.role = info.attributes.get("convene.role") or (
             participant.invitation.role if participant.invitation else ""
@@ -156,19 +164,36 @@ def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return None
-    participant = _participant(session, event.participant, event.occurred_at)
+    participant = _participant(room, session, event.participant, event.occurred_at)
     if participant.joined_at is None:
         participant.joined_at = event.occurred_at
     participant.save()
     room_refresh_live_status(room=room)
+    _remove_if_revoked(room, participant)
     return participant
+
+
+def _remove_if_revoked(room: Room, participant: ParticipantSession) -> None:
+    """A revoked link's holder who connects anyway (with a token minted before the revocation)
+    is removed again, after this transaction commits."""
+    invitation = participant.invitation
+    if invitation is None or invitation.revoked_at is None or participant.left_at is not None:
+        return
+    if Invitation.objects.filter(room=room, identity=participant.identity, revoked_at__isnull=True).exists():
+        return
+    from tokens.tasks import remove_revoked_participant
+
+    logger.info("revoked participant connected; removing room=%s invitation=%s", room.pk, invitation.pk)
+    transaction.on_commit(
+        lambda: remove_revoked_participant.apply_async((str(room.pk), participant.identity)), robust=True
+    )
 
 
 def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) -> None:
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return
-    participant = _participant(session, event.participant, event.occurred_at)
+    participant = _participant(room, session, event.participant, event.occurred_at)
     participant.left_at, participant.left_source = event.occurred_at, LeftSource.EVENT
     participant.disconnect_reason = event.participant.disconnect_reason or participant.disconnect_reason
     if aborted:
@@ -194,7 +219,7 @@ def _track(room: Room, event: NeutralEvent, *, published: bool) -> None:
     session = _event_session(room, event)
     if session is None or event.participant is None or event.track is None:
         return
-    participant = _participant(session, event.participant, event.occurred_at)
+    participant = _participant(room, session, event.participant, event.occurred_at)
     participant.save()
     track, _ = _lock_or_create(
         TrackPublication,
@@ -256,7 +281,7 @@ def _reconcile_participants(session: CallSession, participants: list[LivePartici
             kind=info.kind,
             joined_at=info.joined_at,
         )
-        _fill_participant(participant, session, event_view, now, fresh=created)
+        _fill_participant(participant, session.room, session, event_view, now, fresh=created)
         if participant.joined_at is None:
             participant.joined_at = info.joined_at or now
         participant.save()
