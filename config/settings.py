@@ -74,6 +74,20 @@ CONVENE_EVENT_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_EVENT_SWEEP_INTERVAL_SEC
 CONVENE_RECONCILE_INTERVAL_SECONDS = env.int("CONVENE_RECONCILE_INTERVAL_SECONDS", default=300)
 CONVENE_NO_SHOW_GRACE_MINUTES = env.int("CONVENE_NO_SHOW_GRACE_MINUTES", default=15)
 
+# Recordings: an S3-compatible bucket, or a directory the recorder shares with Convene.
+RECORDING_STORAGE = env.str("RECORDING_STORAGE", default="file")
+RECORDING_FILE_DIR = env.str("RECORDING_FILE_DIR", default=str(VAR_DIR / "recordings"))
+RECORDING_EGRESS_FILE_DIR = env.str("RECORDING_EGRESS_FILE_DIR", default="") or RECORDING_FILE_DIR
+RECORDING_S3_BUCKET = env.str("RECORDING_S3_BUCKET", default="")
+RECORDING_S3_REGION = env.str("RECORDING_S3_REGION", default="")
+RECORDING_S3_ENDPOINT = env.str("RECORDING_S3_ENDPOINT", default="")
+RECORDING_S3_PREFIX = env.str("RECORDING_S3_PREFIX", default="recordings/")
+RECORDING_S3_FORCE_PATH_STYLE = env.bool("RECORDING_S3_FORCE_PATH_STYLE", default=False)
+RECORDING_S3_ACCESS_KEY_ID = secret("RECORDING_S3_ACCESS_KEY_ID")
+RECORDING_S3_SECRET_ACCESS_KEY = secret("RECORDING_S3_SECRET_ACCESS_KEY")
+RECORDING_PLAYBACK_TTL_SECONDS = min(env.int("RECORDING_PLAYBACK_TTL_SECONDS", default=300), 300)
+CONVENE_RETENTION_INTERVAL_SECONDS = env.int("CONVENE_RETENTION_INTERVAL_SECONDS", default=3600)
+
 # What each role may do in the media room. Never roomAdmin / roomRecord / roomCreate: moderation
 # goes through Convene's API, and a browser token must not carry server rights.
 DEFAULT_ROLES = {
@@ -214,6 +228,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.sweep_inbound_events",
         "schedule": timedelta(seconds=CONVENE_EVENT_SWEEP_INTERVAL_SECONDS),
     },
+    "recordings-retention": {
+        "task": "recordings.delete_expired_recordings",
+        "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
+    },
     "webhooks-reconcile": {
         "task": "webhooks.reconcile_providers",
         "schedule": timedelta(seconds=CONVENE_RECONCILE_INTERVAL_SECONDS),
@@ -260,6 +278,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RoomStatusEnum": "rooms.models.RoomStatus",
+        "RecordingStatusEnum": "recordings.models.RecordingStatus",
+    },
 }
 
 LOGGING = {
@@ -295,6 +317,10 @@ def _refuse_weak_production_settings() -> None:
         problems.append("LIVEKIT_API_KEY must be set to your LiveKit API key (not the dev key)")
     if len(LIVEKIT_API_SECRET) < 32 or LIVEKIT_API_SECRET == DEV_LIVEKIT_API_SECRET:
         problems.append("LIVEKIT_API_SECRET must be set to a secret of at least 32 characters")
+    if RECORDING_STORAGE not in ("s3", "file"):
+        problems.append("RECORDING_STORAGE must be s3 or file")
+    if RECORDING_STORAGE == "s3" and not (RECORDING_S3_BUCKET and RECORDING_S3_SECRET_ACCESS_KEY):
+        problems.append("RECORDING_STORAGE=s3 needs RECORDING_S3_BUCKET and its credentials")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under")
     if problems:

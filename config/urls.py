@@ -5,6 +5,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz, readyz
+from recordings.views import (
+    AuditEventListApi,
+    JoinConsentApi,
+    RecordingDetailApi,
+    RecordingDownloadApi,
+    RecordingListApi,
+    RecordingPlaybackApi,
+    RecordingStopApi,
+    RoomConsentsApi,
+    RoomRecordingsApi,
+)
 from rooms.views import (
     RoomAttendanceApi,
     RoomCloseApi,
@@ -27,6 +38,15 @@ api_v1 = [
     path("sessions/<uuid:session_id>", SessionDetailApi.as_view(), name="session-detail"),
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
+    path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
+    path("rooms/<uuid:room_id>/consents", RoomConsentsApi.as_view(), name="room-consents"),
+    path("rooms/<uuid:room_id>/recordings", RoomRecordingsApi.as_view(), name="room-recordings"),
+    path("recordings", RecordingListApi.as_view(), name="recordings"),
+    path("recordings/<uuid:recording_id>", RecordingDetailApi.as_view(), name="recording-detail"),
+    path("recordings/<uuid:recording_id>/stop", RecordingStopApi.as_view(), name="recording-stop"),
+    path("recordings/<uuid:recording_id>/playback", RecordingPlaybackApi.as_view(), name="recording-playback"),
+    path("recordings/<uuid:recording_id>/download", RecordingDownloadApi.as_view(), name="recording-download"),
+    path("audit-events", AuditEventListApi.as_view(), name="audit-events"),
 ]
 
 urlpatterns = [

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -111,6 +112,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF EXCEPTION_HANDLER: ConveneError and DRF's own exceptions into the one error shape."""
     if isinstance(exc, ConveneError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return Response(error_body("unavailable", "The database is unavailable; try again shortly."), status=503)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

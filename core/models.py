@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -27,6 +28,15 @@ class Application(BaseModel):
 
     name = models.CharField(max_length=200, unique=True)
     is_active = models.BooleanField(default=True)
+    recording_retention_days = models.PositiveIntegerField(
+        default=30, help_text="Recordings are deleted this many days after they end, unless on legal hold."
+    )
+    reviewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="reviewed_applications",
+        help_text="Staff users who may review this application's recordings (with the review permission).",
+    )
 
     def __str__(self) -> str:
         return self.name

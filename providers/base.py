@@ -74,6 +74,56 @@ class EventTrack:
     source: str  # camera, microphone, screen_share, screen_share_audio, unknown
 
 
+class RecordingState:
+    """Provider-neutral recording states (values match recordings.RecordingStatus)."""
+
+    STARTING = "starting"
+    ACTIVE = "active"
+    ENDING = "ending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True)
+class RecordingFile:
+    location: str  # the object key or path the provider wrote, never a URL
+    size_bytes: int | None
+    duration_seconds: int | None
+
+
+@dataclass(frozen=True)
+class ProviderRecording:
+    """A recording as the provider reports it, in our units."""
+
+    recording_id: str
+    room_name: str
+    state: str  # a RecordingState value
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str = ""
+    files: tuple[RecordingFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class S3Target:
+    bucket: str
+    region: str
+    endpoint: str
+    access_key_id: str
+    secret_access_key: str
+    force_path_style: bool
+
+
+@dataclass(frozen=True)
+class RecordingSpec:
+    """Where the provider writes the file: `location` under an S3 bucket, or a path on storage
+    the media server's recorder shares with Convene (s3 is None)."""
+
+    location: str
+    s3: S3Target | None = None
+
+
 @dataclass(frozen=True)
 class NeutralEvent:
     """One thing the media server told us, in our units (aware UTC datetimes)."""
@@ -86,6 +136,7 @@ class NeutralEvent:
     room_started_at: datetime | None = None
     participant: EventParticipant | None = None
     track: EventTrack | None = None
+    recording: ProviderRecording | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +223,18 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:
         """Participants connected to the room now; empty if the room does not exist."""
+
+    @abc.abstractmethod
+    def start_recording(self, *, room: RoomRef, spec: RecordingSpec) -> ProviderRecording:
+        """Start recording the whole room (composite) to the given target."""
+
+    @abc.abstractmethod
+    def stop_recording(self, *, recording_id: str) -> ProviderRecording:
+        """Ask the provider to stop; the end arrives later as an event."""
+
+    @abc.abstractmethod
+    def list_recordings(self, *, room: RoomRef | None = None, recording_id: str = "") -> list[ProviderRecording]:
+        """Recordings the provider knows, by room or by id."""
 
     @abc.abstractmethod
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:

@@ -23,6 +23,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from google.protobuf import json_format
 from livekit import api
+from livekit.protocol import egress as lk_egress
 from livekit.protocol import models as lk_models
 from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
@@ -40,8 +41,12 @@ from providers.base import (
     ParticipantSpec,
     Provider,
     ProviderNotFound,
+    ProviderRecording,
     ProviderRejected,
     ProviderUnavailable,
+    RecordingFile,
+    RecordingSpec,
+    RecordingState,
     RoomRef,
 )
 
@@ -117,6 +122,51 @@ def _event_track(info: lk_models.TrackInfo) -> EventTrack | None:
     )
 
 
+EGRESS_STATES = {
+    lk_egress.EGRESS_STARTING: RecordingState.STARTING,
+    lk_egress.EGRESS_ACTIVE: RecordingState.ACTIVE,
+    lk_egress.EGRESS_ENDING: RecordingState.ENDING,
+    lk_egress.EGRESS_COMPLETE: RecordingState.COMPLETE,
+    lk_egress.EGRESS_FAILED: RecordingState.FAILED,
+    lk_egress.EGRESS_ABORTED: RecordingState.ABORTED,
+    # The egress stopped at a configured limit (duration or size): the file is complete.
+    lk_egress.EGRESS_LIMIT_REACHED: RecordingState.COMPLETE,
+}
+
+
+def from_nanoseconds(value: int) -> datetime | None:
+    return datetime.fromtimestamp(value / 1e9, tz=UTC) if value > 0 else None
+
+
+def _recording_file(info: lk_egress.FileInfo) -> RecordingFile:
+    # Durations are nanoseconds; a file that never started can report a negative one: clamp it.
+    duration = max(0, round(info.duration / 1e9)) if info.duration else None
+    return RecordingFile(
+        location=info.filename or info.location,
+        size_bytes=info.size if info.size > 0 else None,
+        duration_seconds=duration,
+    )
+
+
+def provider_recording(info: lk_egress.EgressInfo) -> ProviderRecording:
+    """An EgressInfo in our units. fileResults first, the deprecated `file` as a fallback."""
+    files = [_recording_file(f) for f in info.file_results]
+    if not files and info.HasField("file"):
+        files = [_recording_file(info.file)]
+    error = info.error
+    if info.status == lk_egress.EGRESS_LIMIT_REACHED:
+        error = error or "limit reached"
+    return ProviderRecording(
+        recording_id=info.egress_id,
+        room_name=info.room_name,
+        state=EGRESS_STATES.get(info.status, "starting"),
+        started_at=from_nanoseconds(info.started_at),
+        ended_at=from_nanoseconds(info.ended_at),
+        error=error,
+        files=tuple(files),
+    )
+
+
 def neutral_event(event: WebhookEvent, body: bytes) -> NeutralEvent:
     """LiveKit's WebhookEvent in our terms; seconds become aware datetimes."""
     room_name, room_sid = event.room.name, event.room.sid
@@ -133,6 +183,7 @@ def neutral_event(event: WebhookEvent, body: bytes) -> NeutralEvent:
         room_started_at=from_milliseconds(event.room.creation_time_ms) or from_seconds(event.room.creation_time),
         participant=_event_participant(event.participant) if event.HasField("participant") else None,
         track=_event_track(event.track) if event.HasField("track") else None,
+        recording=provider_recording(event.egress_info) if event.HasField("egress_info") else None,
     )
 
 
@@ -263,6 +314,32 @@ class LiveKitProvider(Provider):
             )
             for p in response.participants
         ]
+
+    def start_recording(self, *, room: RoomRef, spec: RecordingSpec) -> ProviderRecording:
+        output = lk_egress.EncodedFileOutput(file_type=lk_egress.MP4, filepath=spec.location)
+        if spec.s3 is not None:
+            output.s3.CopyFrom(
+                lk_egress.S3Upload(
+                    access_key=spec.s3.access_key_id,
+                    secret=spec.s3.secret_access_key,
+                    region=spec.s3.region,
+                    endpoint=spec.s3.endpoint,
+                    bucket=spec.s3.bucket,
+                    force_path_style=spec.s3.force_path_style,
+                )
+            )
+        request = lk_egress.RoomCompositeEgressRequest(room_name=room.name, layout="grid", file_outputs=[output])
+        info = self._call(lambda lk: lk.egress.start_room_composite_egress(request))
+        return provider_recording(info)
+
+    def stop_recording(self, *, recording_id: str) -> ProviderRecording:
+        info = self._call(lambda lk: lk.egress.stop_egress(lk_egress.StopEgressRequest(egress_id=recording_id)))
+        return provider_recording(info)
+
+    def list_recordings(self, *, room: RoomRef | None = None, recording_id: str = "") -> list[ProviderRecording]:
+        request = lk_egress.ListEgressRequest(room_name=room.name if room else "", egress_id=recording_id)
+        response = self._call(lambda lk: lk.egress.list_egress(request))
+        return [provider_recording(info) for info in response.items]
 
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose

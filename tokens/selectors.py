@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from core.errors import NotFound
 from core.models import Application
 from rooms.models import Room
-from tokens.models import Invitation
+from tokens.models import Invitation, hash_link_secret
 
 
 def invitation_get(*, application: Application, invitation_id) -> Invitation:
@@ -23,3 +23,15 @@ def invitation_get(*, application: Application, invitation_id) -> Invitation:
 
 def invitation_list(*, room: Room) -> QuerySet[Invitation]:
     return Invitation.objects.filter(room=room)
+
+
+def invitation_by_secret(*, secret: str) -> Invitation:
+    """The link a secret opens (any state; callers decide what a revoked link may still do)."""
+    invitation = (
+        Invitation.objects.select_related("room", "room__application")
+        .filter(secret_hash=hash_link_secret(secret))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound("This link does not exist.")
+    return invitation

@@ -60,6 +60,14 @@ class TokenInputSerializer(StrictInputSerializer):
     metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+class ConsentRequirementSerializer(serializers.Serializer):
+    required = serializers.BooleanField(help_text="The room may be recorded: ask for consent before joining.")
+    notice_version = serializers.IntegerField(allow_null=True)
+    notice_hash = serializers.CharField(allow_null=True)
+    notice_text = serializers.CharField(allow_null=True)
+    consented = serializers.BooleanField(help_text="This person already has an active consent.")
+
+
 class CredentialsSerializer(serializers.Serializer):
     provider = serializers.CharField()
     server_url = serializers.CharField()
@@ -88,3 +96,7 @@ def credentials_data(issued) -> dict:
 
 def created_invitation_data(invitation, url: str) -> dict:
     return {**InvitationOutputSerializer(invitation).data, "url": url}
+
+
+class JoinCredentialsSerializer(CredentialsSerializer):
+    consent = ConsentRequirementSerializer()

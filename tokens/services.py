@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import providers
-from core.errors import Conflict, ConveneError, Gone, NotFound
+from core.errors import Conflict, ConveneError, Gone
 from core.services import audit_record
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError, ProviderNotFound
 from rooms.models import Room
@@ -24,6 +24,7 @@ from rooms.selectors import room_assert_joinable
 from rooms.services import room_mark_open
 from tokens.models import Invitation, generate_identity, generate_link_secret, hash_link_secret
 from tokens.roles import role_grants
+from tokens.selectors import invitation_by_secret
 
 logger = logging.getLogger(__name__)
 
@@ -127,13 +128,7 @@ def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
 
 def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     """Exchange a link secret for join credentials, if the link and its room allow it now."""
-    invitation = (
-        Invitation.objects.select_related("room", "room__application")
-        .filter(secret_hash=hash_link_secret(secret))
-        .first()
-    )
-    if invitation is None:
-        raise NotFound("This link does not exist.")
+    invitation = invitation_by_secret(secret=secret)
     room, now = invitation.room, timezone.now()
     if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
         raise _refusal_for(invitation, now)

@@ -1,4 +1,5 @@
 """Celery entry points for tokens: thin callers of tokens.services."""
+
 from celery import shared_task
 
 from rooms.models import Room

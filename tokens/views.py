@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.auth import caller_application
 from core.pagination import Pagination
+from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
 from tokens.selectors import invitation_get, invitation_list
 from tokens.serializers import (
@@ -19,6 +20,7 @@ from tokens.serializers import (
     InvitationInputSerializer,
     InvitationOutputSerializer,
     InvitationRevokedSerializer,
+    JoinCredentialsSerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
@@ -82,7 +84,8 @@ class JoinApi(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "join"
 
-    @extend_schema(operation_id="join_redeem", request=None, responses={200: CredentialsSerializer}, auth=[])
+    @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
     def post(self, request, secret):
         issued = invitation_redeem(secret=secret, request=request)
-        return Response(credentials_data(issued))
+        consent = consent_requirement(room=issued.room, identity=issued.identity)
+        return Response({**credentials_data(issued), "consent": consent})

@@ -1,7 +1,8 @@
-"""The explicit table from neutral event kind to the service that applies it.
+"""The explicit table from neutral event kind to the services that apply it, in order.
 
 A kind missing here is stored and marked ignored. Handlers receive the locked Room and the event
-and run inside the processing transaction.
+and run inside the processing transaction. A handler returns None when it applied the event, or
+a short reason when the event does not concern anything Convene keeps (the row is then ignored).
 """
 
 from __future__ import annotations
@@ -9,25 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from providers.base import EventKind, NeutralEvent
+from recordings.services import recording
 from rooms.models import Room
 from rooms.services import sessions
 
 Handler = Callable[..., object]
 
-HANDLERS: dict[str, Handler] = {
-    EventKind.ROOM_STARTED: sessions.session_room_started,
-    EventKind.ROOM_FINISHED: sessions.session_room_finished,
-    EventKind.PARTICIPANT_JOINED: sessions.participant_joined,
-    EventKind.PARTICIPANT_LEFT: sessions.participant_left,
-    EventKind.PARTICIPANT_ABORTED: sessions.participant_connection_aborted,
-    EventKind.TRACK_PUBLISHED: sessions.track_published,
-    EventKind.TRACK_UNPUBLISHED: sessions.track_unpublished,
+HANDLERS: dict[str, tuple[Handler, ...]] = {
+    EventKind.ROOM_STARTED: (sessions.session_room_started,),
+    EventKind.ROOM_FINISHED: (sessions.session_room_finished,),
+    EventKind.PARTICIPANT_JOINED: (sessions.participant_joined, recording.recording_gate_on_join),
+    EventKind.PARTICIPANT_LEFT: (sessions.participant_left,),
+    EventKind.PARTICIPANT_ABORTED: (sessions.participant_connection_aborted,),
+    EventKind.TRACK_PUBLISHED: (sessions.track_published,),
+    EventKind.TRACK_UNPUBLISHED: (sessions.track_unpublished,),
+    EventKind.RECORDING_STARTED: (recording.recording_apply_event,),
+    EventKind.RECORDING_UPDATED: (recording.recording_apply_event,),
+    EventKind.RECORDING_ENDED: (recording.recording_apply_event,),
 }
 
 
-def handler_for(event: NeutralEvent) -> Handler | None:
-    return HANDLERS.get(event.kind)
+def handlers_for(event: NeutralEvent) -> tuple[Handler, ...]:
+    return HANDLERS.get(event.kind, ())
 
 
-def apply(handler: Handler, *, room: Room, event: NeutralEvent) -> None:
-    handler(room=room, event=event)
+def apply(chain: tuple[Handler, ...], *, room: Room, event: NeutralEvent) -> str | None:
+    """Run each handler in order; the first one's "ignored" reason stops the chain."""
+    for handler in chain:
+        ignored = handler(room=room, event=event)
+        if isinstance(ignored, str):
+            return ignored
+    return None

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 import providers
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
+from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
 from rooms.services import sessions
 from webhooks import handlers
@@ -111,13 +112,15 @@ def _apply(row: InboundEvent) -> tuple[str, str]:
     event = next((e for e in events if e.provider_event_id == row.provider_event_id), None)
     if event is None:
         raise BadPayload("the stored body no longer holds this event id")
-    handler = handlers.handler_for(event)
-    if handler is None:
+    chain = handlers.handlers_for(event)
+    if not chain:
         return InboundEventStatus.IGNORED, f"no handler for {event.kind}"
     room = sessions.room_lock_by_provider_name(provider=row.provider, room_name=event.room_name)
     if room is None:
         return InboundEventStatus.IGNORED, "room not managed by Convene"
-    handlers.apply(handler, room=room, event=event)
+    ignored = handlers.apply(chain, room=room, event=event)
+    if ignored:
+        return InboundEventStatus.IGNORED, ignored
     return InboundEventStatus.DONE, ""
 
 
@@ -192,7 +195,7 @@ def provider_reconcile(*, provider_name: str, now: datetime | None = None) -> di
             "provider_room_name", flat=True
         )
     )
-    totals: dict[str, int] = {"rooms": 0}
+    totals: dict[str, int] = {"rooms": 0, "recordings_changed": recordings_reconcile(provider_name=provider_name)}
     for room in Room.objects.filter(provider=provider_name, provider_room_name__in=names):
         live = live_rooms.get(room.provider_room_name)
         participants = provider.list_participants(room=room.as_provider_ref()) if live else []

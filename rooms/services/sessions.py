@@ -58,13 +58,19 @@ def room_refresh_live_status(*, room: Room) -> None:
 
 
 def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: datetime) -> CallSession:
+    return _session_with_flag(room=room, session_id=session_id, started_hint=started_hint, seen_at=seen_at)[0]
+
+
+def _session_with_flag(
+    *, room: Room, session_id: str, started_hint: datetime, seen_at: datetime
+) -> tuple[CallSession, bool]:
     session, created = _lock_or_create(
         CallSession,
         {"room": room, "provider_session_id": session_id},
         {"started_at": started_hint, "last_seen_at": max(started_hint, seen_at)},
     )
     if created:
-        return session
+        return session, True
     changed = []
     if started_hint < session.started_at:
         session.started_at = started_hint
@@ -74,7 +80,7 @@ def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: da
         changed.append("last_seen_at")
     if changed:
         session.save(update_fields=[*changed, "updated_at"])
-    return session
+    return session, False
 
 
 def _event_session(room: Room, event: NeutralEvent) -> CallSession | None:
@@ -251,10 +257,14 @@ def session_reconcile(
     counts = {"sessions_opened": 0, "sessions_closed": 0, "participants_opened": 0, "participants_closed": 0}
     live = None
     if live_session_id:
-        live = _session(room=room, session_id=live_session_id, started_hint=started_at or now, seen_at=now)
+        live, created = _session_with_flag(
+            room=room, session_id=live_session_id, started_hint=started_at or now, seen_at=now
+        )
+        counts["sessions_opened"] += created
         if live.ended_at is not None and live.end_source == "reconciler":
             live.ended_at, live.end_source = None, ""
             live.save(update_fields=["ended_at", "end_source", "updated_at"])
+            counts["sessions_opened"] += 1
     stale = CallSession.objects.select_for_update().filter(room=room, ended_at__isnull=True)
     for session in stale.exclude(pk=live.pk if live else None):
         _end_session(session, ended_at=session.last_seen_at, source="reconciler")
@@ -284,8 +294,11 @@ def _reconcile_participants(session: CallSession, participants: list[LivePartici
         _fill_participant(participant, session.room, session, event_view, now, fresh=created)
         if participant.joined_at is None:
             participant.joined_at = info.joined_at or now
+        reopened = participant.left_at is not None and participant.left_source != LeftSource.EVENT
+        if reopened:  # closed by an inferred end, but the provider says it is still connected
+            participant.left_at, participant.left_source = None, ""
         participant.save()
-        opened += created
+        opened += created or reopened
     gone = ParticipantSession.objects.select_for_update().filter(call_session=session, left_at__isnull=True)
     for participant in gone.exclude(provider_participant_id__in=live_ids):
         participant.left_at = participant.last_seen_at or participant.joined_at or session.last_seen_at

@@ -23,7 +23,7 @@ def _broken_handler(**kwargs):
 def test_a_failing_handler_is_retried_then_failed_with_its_error(webhooks, monkeypatch, settings):
     settings.CONVENE_EVENT_MAX_ATTEMPTS = 3
     room = RoomFactory()
-    monkeypatch.setitem(HANDLERS, "room.started", _broken_handler)
+    monkeypatch.setitem(HANDLERS, "room.started", (_broken_handler,))
     webhooks.post(event_body("room_started", room=room_info(room)))
     row = InboundEvent.objects.get()
     outcomes = [inbound_event_process(event_id=row.pk) for _ in range(4)]
@@ -45,7 +45,7 @@ def test_retry_countdowns_grow_with_jitter_and_stay_capped(settings):
 def test_replay_events_reprocesses_failed_events(webhooks, monkeypatch, settings, capsys):
     settings.CONVENE_EVENT_MAX_ATTEMPTS = 1
     room = RoomFactory()
-    monkeypatch.setitem(HANDLERS, "room.started", _broken_handler)
+    monkeypatch.setitem(HANDLERS, "room.started", (_broken_handler,))
     webhooks.send("room_started", room=room_info(room))
     assert InboundEvent.objects.get().status == InboundEventStatus.FAILED
     monkeypatch.undo()

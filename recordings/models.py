@@ -1,0 +1,168 @@
+"""Consent ledger (notices and append-only consent events) and recordings with their lifecycle.
+
+ConsentEvent rows are never updated or deleted by the application (save/delete refuse; on
+PostgreSQL a trigger refuses too): a withdrawal is a new row. A Recording row is written before
+the provider is asked to record, and its status only moves forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import models
+
+from core.models import Application, BaseModel
+from rooms.models import CallSession, Room
+
+
+def notice_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ConsentNotice(BaseModel):
+    """The text a participant agrees to, versioned per application. The newest version is the
+    current one. A version's text never changes once saved: publish a new version instead."""
+
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="consent_notices")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        ordering = ["application", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "version"], name="consent_notice_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} notice v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            stored = ConsentNotice.objects.filter(pk=self.pk).values_list("text", flat=True).first()
+            if stored is not None and stored != self.text:
+                raise ValueError("a consent notice's text is fixed once published; add a new version")
+        self.text_hash = notice_hash(self.text)
+        super().save(*args, **kwargs)
+
+
+class ConsentDecision(models.TextChoices):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentMethod(models.TextChoices):
+    JOIN_PAGE = "join_page"
+    API = "api"
+    VERBAL = "verbal_attested_by"
+
+
+class ConsentEvent(models.Model):
+    """One decision of one participant about recording in one room, against one notice version."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="+")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="consent_events")
+    call_session = models.ForeignKey(CallSession, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    identity = models.CharField(max_length=128)
+    invitation = models.ForeignKey(
+        "tokens.Invitation", null=True, blank=True, on_delete=models.PROTECT, related_name="consent_events"
+    )
+    decision = models.CharField(max_length=10, choices=ConsentDecision.choices)
+    notice = models.ForeignKey(ConsentNotice, on_delete=models.PROTECT, related_name="events")
+    notice_version = models.PositiveIntegerField()
+    notice_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=20, choices=ConsentMethod.choices)
+    attested_by = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["room", "identity", "-id"], name="consent_event_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.decision} v{self.notice_version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("consent events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("consent events are append-only")
+
+
+class RecordingStatus(models.TextChoices):
+    """requested -> starting -> active -> ending -> complete | failed | aborted.
+
+    A status only moves forward (a late egress_started after egress_ended changes nothing);
+    complete, failed and aborted are final.
+    """
+
+    REQUESTED = "requested"
+    STARTING = "starting"
+    ACTIVE = "active"
+    ENDING = "ending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+ACTIVE_RECORDING_STATUSES = (
+    RecordingStatus.REQUESTED,
+    RecordingStatus.STARTING,
+    RecordingStatus.ACTIVE,
+    RecordingStatus.ENDING,
+)
+FINAL_RECORDING_STATUSES = (RecordingStatus.COMPLETE, RecordingStatus.FAILED, RecordingStatus.ABORTED)
+
+
+class Recording(BaseModel):
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="recordings")
+    call_session = models.ForeignKey(
+        CallSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="recordings"
+    )
+    provider = models.CharField(max_length=20)
+    provider_recording_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.REQUESTED)
+    trigger = models.CharField(max_length=10)  # api, auto
+    started_by = models.CharField(max_length=120)  # actor: application:<id>, system:auto
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    storage = models.CharField(max_length=10)  # s3, file
+    location = models.CharField(max_length=500, blank=True)  # object key or file path, never a URL
+    error = models.TextField(blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
+    consent_snapshot = models.JSONField(default=list, blank=True)
+    retention_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    legal_hold = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deletion_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("review_recording", "Can review recordings: list, view, play, download, delete")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room"],
+                condition=models.Q(status__in=ACTIVE_RECORDING_STATUSES),
+                name="one_active_recording_per_room",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_recording_id"],
+                condition=~models.Q(provider_recording_id=""),
+                name="recording_unique_provider_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"recording {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RECORDING_STATUSES

@@ -1,0 +1,124 @@
+"""Request and response shapes for consent and recordings. Playback URLs appear only in the
+playback response."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.serializers import IDENTITY_PATTERN, StrictInputSerializer
+from recordings.models import ConsentDecision, ConsentMethod, RecordingStatus
+
+
+class LinkConsentInputSerializer(StrictInputSerializer):
+    decision = serializers.ChoiceField(choices=ConsentDecision.choices)
+    notice_version = serializers.IntegerField(required=False, min_value=1)
+
+
+class AppConsentInputSerializer(LinkConsentInputSerializer):
+    identity = serializers.RegexField(IDENTITY_PATTERN)
+    method = serializers.ChoiceField(
+        choices=[ConsentMethod.API, ConsentMethod.VERBAL], required=False, default=ConsentMethod.API
+    )
+    attested_by = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ConsentEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    identity = serializers.CharField()
+    decision = serializers.CharField()
+    notice_version = serializers.IntegerField()
+    notice_hash = serializers.CharField()
+    method = serializers.CharField()
+    attested_by = serializers.CharField()
+    session_id = serializers.UUIDField(source="call_session_id", allow_null=True)
+    invitation_id = serializers.UUIDField(allow_null=True)
+
+
+class ConsentNoticeSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    text = serializers.CharField()
+    text_hash = serializers.CharField()
+
+
+class ConsentStateSerializer(serializers.Serializer):
+    identity = serializers.CharField()
+    consented = serializers.BooleanField(help_text="An active grant for the current notice version.")
+    last_decision = serializers.CharField()
+    last_decision_at = serializers.DateTimeField()
+    notice_version = serializers.IntegerField()
+
+
+class RoomConsentsSerializer(serializers.Serializer):
+    room_id = serializers.UUIDField()
+    notice = ConsentNoticeSerializer(allow_null=True)
+    participants = ConsentStateSerializer(many=True)
+    ledger = ConsentEventSerializer(many=True)
+
+
+class RecordingFilterSerializer(StrictInputSerializer):
+    room = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=RecordingStatus.choices, required=False)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
+class RecordingSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    room_id = serializers.UUIDField()
+    session_id = serializers.UUIDField(source="call_session_id", allow_null=True)
+    status = serializers.ChoiceField(choices=RecordingStatus.choices)
+    provider = serializers.CharField()
+    provider_recording_id = serializers.CharField()
+    trigger = serializers.CharField()
+    started_by = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.IntegerField(allow_null=True)
+    size_bytes = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    stop_reason = serializers.CharField()
+    retention_until = serializers.DateTimeField(allow_null=True)
+    legal_hold = serializers.BooleanField()
+    deleted_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class RecordingParticipantSerializer(serializers.Serializer):
+    sid = serializers.CharField(source="provider_participant_id")
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField(allow_null=True)
+    left_at = serializers.DateTimeField(allow_null=True)
+
+
+class RecordingDetailSerializer(RecordingSerializer):
+    consent_snapshot = serializers.JSONField(help_text="Who was present at the start and the consent each gave.")
+    participants = RecordingParticipantSerializer(many=True)
+
+
+class PlaybackSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Valid for at most 5 minutes; not stored by Convene.")
+    expires_at = serializers.DateTimeField()
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor_type = serializers.CharField()
+    actor_id = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    outcome = serializers.CharField()
+    ip = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class AuditFilterSerializer(StrictInputSerializer):
+    object_id = serializers.CharField(required=False, max_length=100)
+    action = serializers.CharField(required=False, max_length=60)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)

@@ -1,0 +1,83 @@
+"""The consent ledger: record a participant's decision, append-only, against the current notice.
+
+A withdrawal is always accepted and stops an active recording at once (after this transaction
+commits); a grant may complete the conditions for an automatic recording.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from core.errors import Conflict
+from core.services import audit_record, request_ip
+from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod
+from recordings.selectors import consent_notice_current
+from rooms.models import CallSession, Room
+from tokens.models import Invitation
+
+logger = logging.getLogger(__name__)
+
+
+def consent_record(
+    *,
+    room: Room,
+    identity: str,
+    decision: str,
+    method: str,
+    notice_version: int | None = None,
+    attested_by: str = "",
+    invitation: Invitation | None = None,
+    request=None,
+) -> ConsentEvent:
+    notice = consent_notice_current(application=room.application)
+    if notice is None:
+        raise Conflict(
+            "This application has no consent notice yet; publish one in the admin.", code="no_consent_notice"
+        )
+    if decision == ConsentDecision.GRANTED and notice_version is not None and notice_version != notice.version:
+        raise Conflict(
+            "Consent must be given to the current notice.",
+            code="notice_outdated",
+            details={"current_version": notice.version},
+        )
+    if method == ConsentMethod.VERBAL and not attested_by:
+        raise Conflict("Verbal consent needs attested_by: who heard it.", code="attestation_missing")
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        event = ConsentEvent.objects.create(
+            application=room.application,
+            room=room,
+            identity=identity,
+            decision=decision,
+            call_session=CallSession.objects.filter(room=room, ended_at__isnull=True).order_by("-started_at").first(),
+            invitation=invitation,
+            notice=notice,
+            notice_version=notice.version,
+            notice_hash=notice.text_hash,
+            method=method,
+            attested_by=attested_by,
+            ip=request_ip(request),
+            user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:400],
+        )
+        audit_record(
+            action=f"consent.{decision}",
+            object_type="room",
+            object_id=room.pk,
+            application=room.application,
+            request=request,
+            actor=("link", str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
+            details={"identity": identity, "notice_version": notice.version, "method": method},
+        )
+        _react(room, event)
+    return event
+
+
+def _react(room: Room, event: ConsentEvent) -> None:
+    from recordings.services import recording
+
+    if event.decision == ConsentDecision.WITHDRAWN:
+        recording.recording_stop_for_room(room=room, reason="consent_withdrawn")
+    else:
+        recording.recording_auto_start_if_ready(room=room)

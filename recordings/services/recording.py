@@ -1,0 +1,344 @@
+"""Recordings: the consent gate, start and stop through the provider, the lifecycle that follows
+the provider's events, and reconciliation with what the provider reports.
+
+Start writes our row first (requested), then calls the provider, then records the outcome. A
+stop caused by the event flow (a withdrawal, a joiner without consent) is marked in the same
+transaction as its cause and sent to the provider right after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import providers
+from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
+from core.services import audit_record
+from providers.base import NeutralEvent, ProviderError, ProviderNotFound, ProviderRecording
+from recordings import storage
+from recordings.models import (
+    ACTIVE_RECORDING_STATUSES,
+    FINAL_RECORDING_STATUSES,
+    Recording,
+    RecordingStatus,
+)
+from recordings.selectors import consent_missing
+from rooms.models import CallSession, RecordingPolicy, Room
+
+logger = logging.getLogger(__name__)
+
+_ORDER = {
+    RecordingStatus.REQUESTED: 0,
+    RecordingStatus.STARTING: 1,
+    RecordingStatus.ACTIVE: 2,
+    RecordingStatus.ENDING: 3,
+    RecordingStatus.COMPLETE: 4,
+    RecordingStatus.FAILED: 4,
+    RecordingStatus.ABORTED: 4,
+}
+
+
+def recording_transition(recording: Recording, to: str) -> bool:
+    """Move forward only; final states stay final. Returns whether the status changed."""
+    if recording.status in FINAL_RECORDING_STATUSES or _ORDER[to] <= _ORDER[recording.status]:
+        return False
+    recording.status = to
+    return True
+
+
+def recording_start(*, room: Room, trigger: str = "api", request=None) -> Recording:
+    """Start recording the room if everyone present has consented (409 consent_missing naming who
+    has not, and no provider call otherwise). At most one active recording per room."""
+    if room.recording_policy == RecordingPolicy.OFF:
+        raise Conflict("Recording is off for this room.", code="recording_disabled")
+    if room.is_closed:
+        raise Gone("This room is closed.", code="room_closed")
+    recording = _recording_create(room=room, trigger=trigger, request=request)
+    _provider_start(recording)
+    return recording
+
+
+def _recording_create(*, room: Room, trigger: str, request) -> Recording:
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        missing, people, latest = consent_missing(room=room)
+        if not people:
+            raise Conflict("Nobody is in the room to record.", code="nobody_present")
+        if missing:
+            raise Conflict(
+                "Not everyone present has consented to recording.", code="consent_missing", details={"missing": missing}
+            )
+        actor = ("system", "auto") if trigger == "auto" else None
+        target = storage.current()
+        try:
+            with transaction.atomic():
+                recording = Recording.objects.create(
+                    room=room,
+                    call_session=people[0].call_session,
+                    provider=room.provider,
+                    trigger=trigger,
+                    started_by="system:auto" if trigger == "auto" else _actor_label(request),
+                    storage=target.kind,
+                    consent_snapshot=_snapshot(people, latest),
+                )
+        except IntegrityError:
+            raise Conflict("This room is already being recorded.", code="recording_active") from None
+        recording.location = target.location_for(recording)
+        recording.save(update_fields=["location"])
+        audit_record(
+            action="recording.start",
+            object_type="recording",
+            object_id=recording.pk,
+            application=room.application,
+            request=request,
+            actor=actor,
+            details={"room": str(room.pk), "trigger": trigger},
+        )
+    return recording
+
+
+def _actor_label(request) -> str:
+    user = getattr(request, "user", None)
+    application = getattr(user, "application", None)
+    return f"application:{application.pk}" if application else f"user:{getattr(user, 'pk', '')}"
+
+
+def _snapshot(people, latest) -> list[dict]:
+    return [
+        {
+            "identity": p.identity,
+            "participant_sid": p.provider_participant_id,
+            "consent_event_id": latest[p.identity].pk,
+            "notice_version": latest[p.identity].notice_version,
+            "granted_at": latest[p.identity].created_at.isoformat(),
+        }
+        for p in people
+    ]
+
+
+def _provider_start(recording: Recording) -> None:
+    spec = storage.current().recording_spec(recording.location)
+    try:
+        result = providers.get(recording.provider).start_recording(room=recording.room.as_provider_ref(), spec=spec)
+    except ProviderError as exc:
+        with transaction.atomic():
+            locked = Recording.objects.select_for_update().get(pk=recording.pk)
+            if recording_transition(locked, RecordingStatus.FAILED):
+                locked.error = f"start refused: {exc}"
+                locked.save(update_fields=["status", "error", "updated_at"])
+        recording.refresh_from_db()
+        raise ServiceUnavailable(
+            "The media server did not start the recording.",
+            code="provider_unavailable",
+            details={"recording_id": str(recording.pk)},
+        ) from exc
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording.pk)
+        locked.provider_recording_id = locked.provider_recording_id or result.recording_id
+        _apply_state(locked, result)
+        locked.save()
+        stop_requested = locked.stop_requested_at is not None and locked.is_active
+    recording.refresh_from_db()
+    if stop_requested:  # a withdrawal arrived while the provider was starting it
+        _provider_stop(recording)
+
+
+def recording_stop(*, recording: Recording, reason: str, request=None) -> Recording:
+    """Stop on request (API). A recording that is no longer active is a 409."""
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().get(pk=recording.pk)
+        if not locked.is_active:
+            raise Conflict(
+                "This recording is not active.", code="recording_not_active", details={"status": locked.status}
+            )
+        _mark_stop(locked, reason)
+        audit_record(
+            action="recording.stop",
+            object_type="recording",
+            object_id=locked.pk,
+            application=recording.room.application,
+            request=request,
+            details={"reason": reason},
+        )
+    _provider_stop(locked)
+    locked.refresh_from_db()
+    return locked
+
+
+def _mark_stop(recording: Recording, reason: str) -> None:
+    if recording.stop_requested_at is None:
+        recording.stop_requested_at, recording.stop_reason = timezone.now(), reason
+        recording.save(update_fields=["stop_requested_at", "stop_reason", "updated_at"])
+
+
+def recording_stop_for_room(*, room: Room, reason: str) -> Recording | None:
+    """Inside the caller's transaction: mark the room's active recording stopped for `reason` and
+    send the stop to the provider once the transaction commits."""
+    active = Recording.objects.select_for_update().filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).first()
+    if active is None:
+        return None
+    _mark_stop(active, reason)
+    audit_record(
+        action="recording.stop",
+        object_type="recording",
+        object_id=active.pk,
+        application=room.application,
+        actor=("system", "consent_gate"),
+        details={"reason": reason},
+    )
+    from recordings.tasks import stop_recording
+
+    logger.info("recording stop requested recording=%s reason=%s", active.pk, reason)
+    transaction.on_commit(lambda: stop_recording.apply_async((str(active.pk),)), robust=True)
+    return active
+
+
+def recording_provider_stop(*, recording_id) -> bool:
+    """Send a marked stop to the provider (task entry). True when nothing more is needed."""
+    recording = Recording.objects.filter(pk=recording_id).select_related("room").first()
+    if recording is None or not recording.is_active:
+        return True
+    return _provider_stop(recording)
+
+
+def _provider_stop(recording: Recording) -> bool:
+    if not recording.provider_recording_id:
+        return True  # the start path stops it as soon as the provider gives it an id
+    try:
+        providers.get(recording.provider).stop_recording(recording_id=recording.provider_recording_id)
+    except ProviderNotFound:
+        return True
+    except ProviderError as exc:
+        logger.warning("provider stop failed recording=%s error=%s", recording.pk, exc)
+        return False
+    return True
+
+
+def recording_auto_start_if_ready(*, room: Room) -> None:
+    """Policy auto: once two or more people are present and all have consented, start (after
+    commit, in a task that re-checks the gate)."""
+    if room.recording_policy != RecordingPolicy.AUTO or room.is_closed:
+        return
+    if Recording.objects.filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).exists():
+        return
+    missing, people, _ = consent_missing(room=room)
+    if len(people) >= 2 and not missing:
+        from recordings.tasks import auto_start_recording
+
+        transaction.on_commit(lambda: auto_start_recording.apply_async((str(room.pk),)), robust=True)
+
+
+def recording_auto_start(*, room_id) -> str:
+    room = Room.objects.filter(pk=room_id).first()
+    if room is None or room.recording_policy != RecordingPolicy.AUTO:
+        return "not_applicable"
+    try:
+        recording_start(room=room, trigger="auto")
+    except ConveneError as exc:
+        return exc.code
+    return "started"
+
+
+def recording_gate_on_join(*, room: Room, event: NeutralEvent) -> None:
+    """Event flow (participant.joined): a person without an active consent joining a recorded
+    room stops the recording; otherwise the join may complete the conditions for auto."""
+    if room.recording_policy == RecordingPolicy.OFF:
+        return
+    if (
+        room.recording_policy == RecordingPolicy.ON_DEMAND
+        and not Recording.objects.filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).exists()
+    ):
+        return
+    missing, _, _ = consent_missing(room=room)
+    if missing:
+        recording_stop_for_room(room=room, reason="unconsented_participant")
+    else:
+        recording_auto_start_if_ready(room=room)
+
+
+def recording_apply_event(*, room: Room, event: NeutralEvent) -> str | None:
+    """Event flow (recording.started/updated/ended), in any order relative to room events."""
+    info = event.recording
+    if info is None:
+        return "no recording in event"
+    recording = _match(room, info)
+    if recording is None:
+        return "recording not started by Convene"
+    if _apply_state(recording, info):
+        recording.save()
+    return None
+
+
+def _match(room: Room, info: ProviderRecording) -> Recording | None:
+    """By provider id; else the room's active recording still waiting for its id (the event beat
+    the start call's answer, or a failed egress came with an empty id)."""
+    if info.recording_id:
+        found = (
+            Recording.objects.select_for_update()
+            .filter(provider=room.provider, provider_recording_id=info.recording_id)
+            .first()
+        )
+        if found is not None:
+            return found
+    waiting = Recording.objects.select_for_update().filter(room=room, status__in=ACTIVE_RECORDING_STATUSES)
+    if info.recording_id:
+        waiting = waiting.filter(provider_recording_id="")
+    recording = waiting.order_by("-created_at").first()
+    if recording is not None and info.recording_id:
+        recording.provider_recording_id = info.recording_id
+    return recording
+
+
+def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
+    """Fold what the provider reports into the row; times only fill or extend, never regress."""
+    changed = recording_transition(recording, info.state)
+    if info.started_at and recording.started_at is None:
+        recording.started_at, changed = info.started_at, True
+    if info.ended_at and recording.ended_at is None:
+        recording.ended_at, changed = info.ended_at, True
+    if info.error and not recording.error:
+        recording.error, changed = info.error[:2000], True
+    if info.files:
+        first = info.files[0]
+        recording.location = first.location or recording.location
+        recording.size_bytes = first.size_bytes if first.size_bytes is not None else recording.size_bytes
+        recording.duration_seconds = (
+            first.duration_seconds if first.duration_seconds is not None else (recording.duration_seconds)
+        )
+        changed = True
+    if recording.status == RecordingStatus.COMPLETE and recording.retention_until is None:
+        ended = recording.ended_at or timezone.now()
+        recording.retention_until = ended + timedelta(days=recording.room.application.recording_retention_days)
+        changed = True
+    if recording.call_session_id is None:
+        recording.call_session = CallSession.objects.filter(room=recording.room, ended_at__isnull=True).first()
+    return changed
+
+
+def recordings_reconcile(*, provider_name: str) -> int:
+    """Ask the provider about recordings we still think are active (their end was never
+    reported), and retry stops it may not have received. Returns how many changed."""
+    provider = providers.get(provider_name)
+    changed = 0
+    active = (
+        Recording.objects.filter(provider=provider_name, status__in=ACTIVE_RECORDING_STATUSES)
+        .exclude(provider_recording_id="")
+        .select_related("room", "room__application")
+    )
+    for recording in active:
+        reported = provider.list_recordings(recording_id=recording.provider_recording_id)
+        with transaction.atomic():
+            locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+            if not reported and recording_transition(locked, RecordingStatus.FAILED):
+                locked.error = locked.error or "the media server has no record of this recording"
+                locked.save()
+                changed += 1
+            elif reported and _apply_state(locked, reported[0]):
+                locked.save()
+                changed += 1
+        if locked.is_active and locked.stop_requested_at is not None:
+            _provider_stop(locked)
+    return changed

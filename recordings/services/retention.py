@@ -1,0 +1,61 @@
+"""Deleting recordings: on schedule once retention has passed, or on demand; never under legal
+hold. The audit row is written first; then the stored object is deleted (already gone counts as
+done); then the row becomes a tombstone. A failure leaves the recording for the next run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.errors import Conflict
+from core.services import audit_record
+from recordings import storage
+from recordings.models import FINAL_RECORDING_STATUSES, Recording
+
+logger = logging.getLogger(__name__)
+
+
+def recording_delete(*, recording: Recording, reason: str, request=None, actor=None) -> Recording:
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        if locked.deleted_at is not None:
+            return locked
+        if locked.legal_hold:
+            raise Conflict("This recording is under legal hold.", code="legal_hold")
+        if locked.status not in FINAL_RECORDING_STATUSES:
+            raise Conflict("Stop the recording before deleting it.", code="recording_active")
+        audit_record(
+            action="recording.delete",
+            object_type="recording",
+            object_id=locked.pk,
+            application=locked.room.application,
+            request=request,
+            actor=actor,
+            details={"reason": reason},
+        )
+        if locked.location:
+            storage.for_recording(locked).delete(locked.location)
+        locked.deleted_at, locked.deletion_reason = timezone.now(), reason
+        locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
+    logger.info("recording deleted recording=%s reason=%s", locked.pk, reason)
+    return locked
+
+
+def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Periodic: delete every recording whose retention has passed. Idempotent."""
+    now = now or timezone.now()
+    due = Recording.objects.filter(
+        retention_until__lte=now, deleted_at__isnull=True, legal_hold=False, status__in=FINAL_RECORDING_STATUSES
+    )
+    deleted = failed = 0
+    for recording in due.iterator():
+        try:
+            recording_delete(recording=recording, reason="retention", actor=("system", "retention"))
+            deleted += 1
+        except Exception as exc:  # one bad object must not stop the others; it is retried next run
+            logger.warning("retention delete failed recording=%s error=%s", recording.pk, type(exc).__name__)
+            failed += 1
+    return {"deleted": deleted, "failed": failed}

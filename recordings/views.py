@@ -1,0 +1,204 @@
+"""Thin DRF views for consent, recordings, review and the audit log."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from core.auth import caller_application
+from core.errors import Forbidden, NotFound
+from core.models import Application
+from core.pagination import Pagination
+from recordings import storage
+from recordings.models import ConsentMethod
+from recordings.selectors import recording_get, recording_list, room_consents
+from recordings.serializers import (
+    AppConsentInputSerializer,
+    AuditEventSerializer,
+    AuditFilterSerializer,
+    ConsentEventSerializer,
+    LinkConsentInputSerializer,
+    PlaybackSerializer,
+    RecordingDetailSerializer,
+    RecordingFilterSerializer,
+    RecordingSerializer,
+    RoomConsentsSerializer,
+)
+from recordings.services import review
+from recordings.services.consent import consent_record
+from recordings.services.recording import recording_start, recording_stop
+from recordings.services.retention import recording_delete
+from recordings.streaming import ranged_file_response
+from rooms.selectors import room_get
+from tokens.selectors import invitation_by_secret
+
+
+class RoomConsentsApi(APIView):
+    @extend_schema(operation_id="consents_list", responses=RoomConsentsSerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        return Response(RoomConsentsSerializer(room_consents(room=room)).data)
+
+    @extend_schema(
+        operation_id="consents_record", request=AppConsentInputSerializer, responses={201: ConsentEventSerializer}
+    )
+    def post(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = AppConsentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = consent_record(room=room, request=request, **serializer.validated_data)
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class JoinConsentApi(APIView):
+    """Public: a link holder records their own decision."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "join"
+
+    @extend_schema(
+        operation_id="join_consent",
+        request=LinkConsentInputSerializer,
+        responses={201: ConsentEventSerializer},
+        auth=[],
+    )
+    def post(self, request, secret):
+        invitation = invitation_by_secret(secret=secret)
+        serializer = LinkConsentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = consent_record(
+            room=invitation.room,
+            identity=invitation.identity,
+            invitation=invitation,
+            method=ConsentMethod.JOIN_PAGE,
+            request=request,
+            **serializer.validated_data,
+        )
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+class RoomRecordingsApi(APIView):
+    @extend_schema(operation_id="recordings_start", request=None, responses={201: RecordingSerializer})
+    def post(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        recording = recording_start(room=room, request=request)
+        return Response(RecordingSerializer(recording).data, status=status.HTTP_201_CREATED)
+
+
+class RecordingStopApi(APIView):
+    @extend_schema(operation_id="recordings_stop", request=None, responses=RecordingSerializer)
+    def post(self, request, recording_id):
+        recording = recording_get(applications=[caller_application(request)], recording_id=recording_id)
+        return Response(RecordingSerializer(recording_stop(recording=recording, reason="api", request=request)).data)
+
+
+class RecordingListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="recordings_list", parameters=[RecordingFilterSerializer], responses=RecordingSerializer(many=True)
+    )
+    def get(self, request):
+        filters = RecordingFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        scope = review.review_scope(request=request, action="recording.list")
+        review.recordings_listed(request=request, scope=scope)
+        recordings = recording_list(
+            applications=scope, room_id=filters.validated_data.get("room"), status=filters.validated_data.get("status")
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(recordings, request, view=self)
+        return paginator.get_paginated_response(RecordingSerializer(page, many=True).data)
+
+
+class RecordingDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="recordings_retrieve", responses=RecordingDetailSerializer)
+    def get(self, request, recording_id):
+        scope = review.review_scope(request=request, action="recording.view", object_id=str(recording_id))
+        recording = recording_get(applications=scope, recording_id=recording_id)
+        review.recording_viewed(request=request, recording=recording)
+        participants = recording.call_session.participants.all() if recording.call_session else []
+        return Response(
+            RecordingDetailSerializer(
+                {
+                    **RecordingSerializer(recording).data,
+                    "consent_snapshot": recording.consent_snapshot,
+                    "participants": participants,
+                }
+            ).data
+        )
+
+    @extend_schema(operation_id="recordings_delete", responses=RecordingSerializer)
+    def delete(self, request, recording_id):
+        scope = review.review_scope(request=request, action="recording.delete", object_id=str(recording_id), media=True)
+        recording = recording_get(applications=scope, recording_id=recording_id)
+        recording = recording_delete(recording=recording, reason="deleted_by_reviewer", request=request)
+        return Response(RecordingSerializer(recording).data)
+
+
+class RecordingPlaybackApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="recordings_playback", request=None, responses=PlaybackSerializer)
+    def post(self, request, recording_id):
+        scope = review.review_scope(
+            request=request, action="recording.playback", object_id=str(recording_id), media=True
+        )
+        recording = recording_get(applications=scope, recording_id=recording_id)
+        url, expires_at = review.recording_playback(request=request, recording=recording)
+        response = Response({"url": url, "expires_at": expires_at})
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class RecordingDownloadApi(APIView):
+    """The signed, expiring URL a playback request returns for locally stored recordings."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="recordings_download",
+        auth=[],
+        parameters=[OpenApiParameter("token", str, required=True)],
+        responses={(200, "video/mp4"): bytes, (206, "video/mp4"): bytes},
+    )
+    def get(self, request, recording_id) -> HttpResponse | FileResponse:
+        try:
+            reviewer_id = storage.download_token_check(request.query_params.get("token", ""), str(recording_id))
+        except signing.BadSignature:
+            raise Forbidden("This link is invalid or has expired.", code="link_expired") from None
+        recording = recording_get(applications=Application.objects.all(), recording_id=recording_id)
+        if recording.deleted_at is not None or recording.storage != "file":
+            raise NotFound("Recording not found.")
+        review.recording_downloaded(request=request, recording=recording, reviewer_id=reviewer_id)
+        return ranged_file_response(request, storage.for_recording(recording).path(recording.location))
+
+
+class AuditEventListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=AuditEventSerializer(many=True)
+    )
+    def get(self, request):
+        filters = AuditFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = review.audit_events_for(
+            request=request,
+            object_id=filters.validated_data.get("object_id", ""),
+            action=filters.validated_data.get("action", ""),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
