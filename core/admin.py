@@ -8,8 +8,9 @@ from core.models import Application, ApplicationAPIKey, AuditEvent
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ("name", "is_active", "created_at")
+    list_display = ("name", "is_active", "recording_retention_days", "created_at")
     search_fields = ("name",)
+    filter_horizontal = ("reviewers",)
 
 
 @admin.register(ApplicationAPIKey)

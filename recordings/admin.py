@@ -1,0 +1,151 @@
+"""Admin for consent notices and the recording review page (player, participants, consent ledger,
+audit trail). Every list and view here is audited like the API; only reviewers see recordings,
+and only those of their applications."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from core.errors import ConveneError
+from core.models import AuditEvent
+from core.services import audit_record
+from recordings.models import ConsentEvent, ConsentNotice, Recording
+from recordings.selectors import recording_get
+from recordings.services import review
+
+
+@admin.register(ConsentNotice)
+class ConsentNoticeAdmin(admin.ModelAdmin):
+    list_display = ("application", "version", "text_hash", "created_at")
+    list_filter = ("application",)
+    readonly_fields = ("text_hash", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A published notice is what people agreed to: its text and version never change.
+        return ("application", "version", "text", "text_hash", "created_at") if obj else self.readonly_fields
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "room", "identity", "decision", "notice_version", "method")
+    list_filter = ("decision", "method")
+    search_fields = ("identity", "room__external_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Recording)
+class RecordingAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "room",
+        "status",
+        "duration_seconds",
+        "legal_hold",
+        "retention_until",
+        "deleted_at",
+        "review_link",
+    )
+    list_filter = ("status", "legal_hold")
+    fields = (
+        "room",
+        "call_session",
+        "status",
+        "provider_recording_id",
+        "trigger",
+        "started_by",
+        "started_at",
+        "ended_at",
+        "duration_seconds",
+        "size_bytes",
+        "error",
+        "stop_reason",
+        "retention_until",
+        "legal_hold",
+        "deleted_at",
+        "deletion_reason",
+    )
+    readonly_fields = tuple(f for f in fields if f != "legal_hold")
+
+    def has_view_permission(self, request, obj=None):
+        return review.is_reviewer(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return review.is_reviewer(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deletion goes through the audited API or retention, never a bulk admin delete
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("room")
+        if not review.is_reviewer(request.user):
+            return queryset.none()
+        return queryset.filter(room__application__in=review.review_scope(request=request, action="recording.list"))
+
+    def changelist_view(self, request, extra_context=None):
+        if review.is_reviewer(request.user):
+            review.recordings_listed(request=request, scope=None)
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if "legal_hold" in form.changed_data:
+            audit_record(
+                action="recording.legal_hold",
+                object_type="recording",
+                object_id=obj.pk,
+                application=obj.room.application,
+                request=request,
+                details={"legal_hold": obj.legal_hold},
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Review")
+    def review_link(self, obj):
+        return format_html('<a href="{}">review</a>', reverse("admin:recordings_recording_review", args=[obj.pk]))
+
+    def get_urls(self):
+        review_url = path(
+            "<uuid:recording_id>/review/",
+            self.admin_site.admin_view(self.review_view),
+            name="recordings_recording_review",
+        )
+        return [review_url, *super().get_urls()]
+
+    def review_view(self, request, recording_id):
+        try:
+            scope = review.review_scope(
+                request=request, action="recording.view", object_id=str(recording_id), media=True
+            )
+            recording = recording_get(applications=scope, recording_id=recording_id)
+            review.recording_viewed(request=request, recording=recording)
+            playback_url = None
+            if recording.status == "complete" and recording.deleted_at is None and recording.location:
+                playback_url, _ = review.recording_playback(request=request, recording=recording)
+        except ConveneError as exc:
+            raise PermissionDenied(exc.message) from exc
+        session = recording.call_session
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review recording {recording.pk}",
+            "recording": recording,
+            "playback_url": playback_url,
+            "participants": session.participants.all() if session else [],
+            "consents": ConsentEvent.objects.filter(room=recording.room).order_by("id"),
+            "audit_trail": AuditEvent.objects.filter(object_type="recording", object_id=str(recording.pk)),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/recordings/review.html", context)
