@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 import providers
 from core.services import application_create
 from tests.fakes.livekit_server import FakeLiveKitServer
+from tests.webhooks.conftest import webhooks  # noqa: F401  (the signed-webhook poster, for every test package)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,2 +1,1 @@
-"""Recordings tests drive the event flow with the webhook helpers."""
-from tests.webhooks.conftest import webhooks  # noqa: F401  (fixture re-export)
+"""Fixtures of the recordings tests (the `webhooks` poster comes from tests/conftest.py)."""
