@@ -98,8 +98,11 @@ def _flatten(codes: Any) -> list[str]:
 
 def _from_drf(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
     if isinstance(exc, exceptions.ValidationError):
-        if "unknown_field" in _flatten(exc.get_codes()):
+        codes = set(_flatten(exc.get_codes()))
+        if "unknown_field" in codes:
             return "unknown_field", "The request has fields this endpoint does not accept.", {"fields": exc.detail}
+        if codes == {"unknown_role"}:
+            return "unknown_role", "The request names a role that is not configured.", {"fields": exc.detail}
         return "invalid", "The request has invalid fields.", {"fields": exc.detail}
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     details: dict[str, Any] = {}

@@ -4,23 +4,67 @@ bounded JSON-object field."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
+
+# Dates outside this range are refused: they mean nothing for a call, and arithmetic on them
+# (a window start minus the early-join allowance) would overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    """What is wrong with a JSON value's type for this field (DRF would silently coerce it)."""
+    if value is None:
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be true or false."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "Must be an integer."
+    if isinstance(field, serializers.CharField | serializers.DateTimeField | serializers.ChoiceField):
+        return None if isinstance(value, str) else "Must be a string."
+    return None
 
 
 class StrictInputSerializer(serializers.Serializer):
     """Input serializer that rejects fields it does not declare, so a client cannot believe it
-    set `status` or a provider id when nothing happened (mass assignment, S3)."""
+    set `status` or a provider id when nothing happened (mass assignment, S3), and, for JSON
+    bodies, values of the wrong JSON type instead of coercing them (query strings are all text:
+    their serializers set json_types = False)."""
+
+    json_types = True
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")] for name in unknown}
-                )
+            errors = {
+                name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                for name in sorted(set(data) - set(self.fields))
+            }
+            if self.json_types:
+                for name, field in self.fields.items():
+                    problem = _json_type_error(field, data.get(name)) if name in data else None
+                    if problem:
+                        errors[name] = [serializers.ErrorDetail(problem, code="invalid_type")]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class QueryFilterSerializer(StrictInputSerializer):
+    """Query-string filters: unknown parameters are refused, text is converted."""
+
+    json_types = False
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(MinValueValidator(EARLIEST))
+        self.validators.append(MaxValueValidator(LATEST))
 
 
 class JSONObjectField(serializers.JSONField):
@@ -29,6 +73,7 @@ class JSONObjectField(serializers.JSONField):
     default_error_messages = {
         "not_object": "Must be a JSON object.",
         "too_large": "Must encode to at most {max_bytes} bytes.",
+        "unstorable": "Must not contain NUL characters or unpaired surrogates.",
     }
 
     def __init__(self, *, max_bytes: int = 4096, **kwargs):
@@ -39,9 +84,26 @@ class JSONObjectField(serializers.JSONField):
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
             self.fail("not_object")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > self.max_bytes:
+        encoded = json.dumps(value, separators=(",", ":"))
+        if len(encoded.encode("utf-8", errors="surrogatepass")) > self.max_bytes:
             self.fail("too_large", max_bytes=self.max_bytes)
+        if _has_unstorable(value):
+            self.fail("unstorable")
         return value
+
+
+# PostgreSQL's jsonb refuses NUL characters and lone UTF-16 surrogates, which JSON can carry.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _has_unstorable(value) -> bool:
+    if isinstance(value, str):
+        return bool(_UNSTORABLE.search(value))
+    if isinstance(value, dict):
+        return any(_has_unstorable(k) or _has_unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_unstorable(v) for v in value)
+    return False
 
 
 IDENTITY_PATTERN = r"^[A-Za-z0-9_.@:+-]{1,128}$"

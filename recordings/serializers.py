@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.serializers import IDENTITY_PATTERN, StrictInputSerializer
+from core.serializers import IDENTITY_PATTERN, QueryFilterSerializer, StrictInputSerializer
 from recordings.models import ConsentDecision, ConsentMethod, RecordingStatus
 
 
@@ -56,7 +56,7 @@ class RoomConsentsSerializer(serializers.Serializer):
     ledger = ConsentEventSerializer(many=True)
 
 
-class RecordingFilterSerializer(StrictInputSerializer):
+class RecordingFilterSerializer(QueryFilterSerializer):
     room = serializers.UUIDField(required=False)
     status = serializers.ChoiceField(choices=RecordingStatus.choices, required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
@@ -117,7 +117,7 @@ class AuditEventSerializer(serializers.Serializer):
     details = serializers.JSONField()
 
 
-class AuditFilterSerializer(StrictInputSerializer):
+class AuditFilterSerializer(QueryFilterSerializer):
     object_id = serializers.CharField(required=False, max_length=100)
     action = serializers.CharField(required=False, max_length=60)
     limit = serializers.IntegerField(required=False, min_value=1)

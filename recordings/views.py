@@ -15,6 +15,7 @@ from core.auth import caller_application
 from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.pagination import Pagination
+from core.schema import paginated
 from recordings import storage
 from recordings.models import ConsentMethod
 from recordings.selectors import recording_get, recording_list, room_consents
@@ -104,7 +105,7 @@ class RecordingListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        operation_id="recordings_list", parameters=[RecordingFilterSerializer], responses=RecordingSerializer(many=True)
+        operation_id="recordings_list", parameters=[RecordingFilterSerializer], responses=paginated(RecordingSerializer)
     )
     def get(self, request):
         filters = RecordingFilterSerializer(data=request.query_params)
@@ -189,7 +190,7 @@ class AuditEventListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=AuditEventSerializer(many=True)
+        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=paginated(AuditEventSerializer)
     )
     def get(self, request):
         filters = AuditFilterSerializer(data=request.query_params)

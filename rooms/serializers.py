@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.serializers import JSONObjectField, StrictInputSerializer
+from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
 from rooms.models import RecordingPolicy, RoomStatus
 from tokens.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 
@@ -12,8 +12,8 @@ from tokens.serializers import InvitationCreatedSerializer, InvitationInputSeria
 class RoomInputSerializer(StrictInputSerializer):
     external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    opens_at = serializers.DateTimeField(required=False, allow_null=True)
-    closes_at = serializers.DateTimeField(required=False, allow_null=True)
+    opens_at = BoundedDateTimeField(required=False, allow_null=True)
+    closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
     metadata = JSONObjectField(required=False)
@@ -28,14 +28,14 @@ class RoomInputSerializer(StrictInputSerializer):
 
 class RoomUpdateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    opens_at = serializers.DateTimeField(required=False, allow_null=True)
-    closes_at = serializers.DateTimeField(required=False, allow_null=True)
+    opens_at = BoundedDateTimeField(required=False, allow_null=True)
+    closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
     metadata = JSONObjectField(required=False)
 
 
-class RoomFilterSerializer(StrictInputSerializer):
+class RoomFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=RoomStatus.choices, required=False)
     external_id = serializers.CharField(max_length=200, required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
@@ -67,10 +67,10 @@ class RoomCreatedSerializer(RoomOutputSerializer):
     )
 
 
-class SessionFilterSerializer(StrictInputSerializer):
+class SessionFilterSerializer(QueryFilterSerializer):
     room = serializers.UUIDField(required=False, help_text="Only sessions of this room.")
-    started_after = serializers.DateTimeField(required=False)
-    started_before = serializers.DateTimeField(required=False)
+    started_after = BoundedDateTimeField(required=False)
+    started_before = BoundedDateTimeField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1)
     offset = serializers.IntegerField(required=False, min_value=0)
 

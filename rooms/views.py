@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth import caller_application
 from core.pagination import Pagination
+from core.schema import paginated
 from rooms.selectors import room_attendance, room_get, room_list, session_get, session_list
 from rooms.serializers import (
     RoomAttendanceSerializer,
@@ -31,7 +32,7 @@ class RoomCollectionApi(APIView):
     @extend_schema(
         operation_id="rooms_list",
         parameters=[RoomFilterSerializer],
-        responses=RoomOutputSerializer(many=True),
+        responses=paginated(RoomOutputSerializer),
     )
     def get(self, request):
         filters = RoomFilterSerializer(data=request.query_params)
@@ -84,7 +85,6 @@ class RoomCloseApi(APIView):
         operation_id="rooms_close",
         request=None,
         responses=RoomOutputSerializer,
-        parameters=[OpenApiParameter("room_id", str, OpenApiParameter.PATH)],
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
@@ -94,7 +94,7 @@ class RoomCloseApi(APIView):
 
 class SessionListApi(APIView):
     @extend_schema(
-        operation_id="sessions_list", parameters=[SessionFilterSerializer], responses=SessionOutputSerializer(many=True)
+        operation_id="sessions_list", parameters=[SessionFilterSerializer], responses=paginated(SessionOutputSerializer)
     )
     def get(self, request):
         filters = SessionFilterSerializer(data=request.query_params)

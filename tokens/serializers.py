@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.serializers import IDENTITY_PATTERN, StrictInputSerializer
+from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, StrictInputSerializer
 from tokens.roles import role_names
 
 
@@ -26,7 +26,7 @@ class InvitationInputSerializer(StrictInputSerializer):
     role = RoleField()
     identity = serializers.RegexField(IDENTITY_PATTERN, required=False)
     max_uses = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = BoundedDateTimeField(required=False, allow_null=True)
     metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 

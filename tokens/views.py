@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.auth import caller_application
 from core.pagination import Pagination
+from core.schema import paginated
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
 from tokens.selectors import invitation_get, invitation_list
@@ -29,7 +30,7 @@ from tokens.services import invitation_create, invitation_redeem, invitation_rev
 
 
 class RoomInvitationsApi(APIView):
-    @extend_schema(operation_id="invitations_list", responses=InvitationOutputSerializer(many=True))
+    @extend_schema(operation_id="invitations_list", responses=paginated(InvitationOutputSerializer))
     def get(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
         paginator = Pagination()
@@ -57,7 +58,7 @@ class InvitationDetailApi(APIView):
 
     @extend_schema(
         operation_id="invitations_revoke",
-        responses=InvitationRevokedSerializer,
+        responses={200: InvitationRevokedSerializer},
         description="Revoke the link (idempotent) and disconnect its holder if connected.",
     )
     def delete(self, request, invitation_id):

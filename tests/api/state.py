@@ -1,0 +1,19 @@
+"""A snapshot of every row an API call could write, so a test can assert a refused call changed nothing.
+
+Only for tests: it reads whole tables, which is fine for the handful of rows a test creates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.models import Application, ApplicationAPIKey, AuditEvent
+from rooms.models import Room
+from tokens.models import Invitation
+
+SNAPSHOT_MODELS = (Application, ApplicationAPIKey, Room, Invitation, AuditEvent)
+
+
+def database_state() -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table the API writes, in a stable order."""
+    return {model._meta.label: list(model.objects.order_by("pk").values()) for model in SNAPSHOT_MODELS}
