@@ -218,9 +218,12 @@ else:
     # unacknowledged message to a second worker while the first is still on it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-        # A publish that cannot reach Redis fails within a second (the row waits for the sweeper).
+        # A publish that cannot reach Redis fails within a second (the row waits for the sweeper):
+        # short socket timeouts, and no reconnect loop inside the publish (kombu retries forever
+        # by default, 4 s a try, which held a web worker for each webhook while Redis was down).
         "socket_connect_timeout": 1,
         "socket_timeout": 1,
+        "max_retries": 0,
     }
 CELERY_BEAT_SCHEDULE = {
     "rooms-sweep-windows": {"task": "rooms.tasks.rooms_sweep_windows", "schedule": timedelta(minutes=1)},

@@ -83,7 +83,8 @@ class Outcome:
     IGNORED = "ignored"
     RETRY = "retry"
     FAILED = "failed"
-    SKIPPED = "skipped"  # another worker has it, or it is already final
+    BUSY = "busy"  # still pending but locked by another session
+    SKIPPED = "skipped"  # already final (or gone)
 
 
 def inbound_event_process(*, event_id: int) -> str:
@@ -97,7 +98,10 @@ def inbound_event_process(*, event_id: int) -> str:
                 .first()
             )
             if row is None:
-                return Outcome.SKIPPED
+                # Locked by another session (a worker on it, or a killed one whose connection
+                # PostgreSQL has not yet dropped) and still pending: try again shortly.
+                pending = InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).exists()
+                return Outcome.BUSY if pending else Outcome.SKIPPED
             outcome, note = _apply(row)
             InboundEvent.objects.filter(pk=row.pk).update(
                 status=outcome, attempts=F("attempts") + 1, processed_at=timezone.now(), last_error=note
@@ -149,7 +153,8 @@ def retry_countdown(attempt: int) -> float:
 
 def inbound_events_sweep(*, older_than: timedelta | None = None, limit: int = 1000) -> int:
     """Re-ring for rows still pending after a while (broker down, worker died)."""
-    older_than = older_than or timedelta(seconds=settings.CONVENE_EVENT_SWEEP_AFTER_SECONDS)
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CONVENE_EVENT_SWEEP_AFTER_SECONDS)
     cutoff = timezone.now() - older_than
     ids = list(
         InboundEvent.objects.filter(status=InboundEventStatus.PENDING, received_at__lt=cutoff)

@@ -1,6 +1,7 @@
 """Celery entry points of the event flow. Tasks take primary keys and own the retry policy."""
 
 from celery import shared_task
+from django.conf import settings
 
 from webhooks.services import (
     Outcome,
@@ -16,6 +17,9 @@ def process_inbound_event(self, event_id: int) -> str:
     outcome = inbound_event_process(event_id=event_id)
     if outcome == Outcome.RETRY:
         # The row's attempt counter, not Celery's, decides when to give up (CONVENE_EVENT_MAX_ATTEMPTS).
+        raise self.retry(countdown=retry_countdown(self.request.retries))
+    if outcome == Outcome.BUSY and self.request.retries < settings.CONVENE_EVENT_MAX_ATTEMPTS:
+        # Locked elsewhere; past the limit the sweeper rings again for it if it is still pending.
         raise self.retry(countdown=retry_countdown(self.request.retries))
     return outcome
 
