@@ -297,7 +297,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # botocore logs presigned URLs (signatures) at DEBUG: never let LOG_LEVEL=DEBUG reach them.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
-from recordings.models import ConsentEvent, ConsentNotice, Recording
+from recordings.models import ConsentEvent, ConsentNotice, Recording, notice_hash
 from rooms.models import PERSON_KINDS, ParticipantSession, Room
 
 
@@ -29,7 +29,8 @@ def consent_is_active(event: ConsentEvent | None, notice: ConsentNotice | None) 
         and notice is not None
         and event.decision == "granted"
         and event.notice_version == notice.version
-        and event.notice_hash == notice.text_hash
+        # Recomputed from the text, so a text changed behind the model's back voids the consent.
+        and event.notice_hash == notice_hash(notice.text)
     )
 
 

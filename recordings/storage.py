@@ -58,6 +58,7 @@ class S3Storage:
             aws_access_key_id=self.target.access_key_id,
             aws_secret_access_key=self.target.secret_access_key,
             config=Config(
+                signature_version="s3v4",
                 s3={"addressing_style": "path" if self.target.force_path_style else "auto"},
                 connect_timeout=5,
                 read_timeout=10,

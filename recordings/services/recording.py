@@ -309,7 +309,8 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
             first.duration_seconds if first.duration_seconds is not None else (recording.duration_seconds)
         )
         changed = True
-    if recording.status == RecordingStatus.COMPLETE and recording.retention_until is None:
+    # Every final recording gets a deletion date: a failed egress may still have uploaded a part.
+    if recording.status in FINAL_RECORDING_STATUSES and recording.retention_until is None:
         ended = recording.ended_at or timezone.now()
         recording.retention_until = ended + timedelta(days=recording.room.application.recording_retention_days)
         changed = True
@@ -329,7 +330,13 @@ def recordings_reconcile(*, provider_name: str) -> int:
         .select_related("room", "room__application")
     )
     for recording in active:
-        reported = provider.list_recordings(recording_id=recording.provider_recording_id)
+        try:
+            reported = provider.list_recordings(recording_id=recording.provider_recording_id)
+        except ProviderNotFound:
+            reported = []  # LiveKit answers not_found for an egress it no longer knows
+        except ProviderError as exc:
+            logger.warning("recording reconcile skipped recording=%s error=%s", recording.pk, exc)
+            continue
         with transaction.atomic():
             locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
             if not reported and recording_transition(locked, RecordingStatus.FAILED):

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.models import AuditOutcome
 from core.services import audit_record
 from recordings import storage
 from recordings.models import FINAL_RECORDING_STATUSES, Recording
@@ -19,29 +20,39 @@ logger = logging.getLogger(__name__)
 
 
 def recording_delete(*, recording: Recording, reason: str, request=None, actor=None) -> Recording:
+    audit = {"object_type": "recording", "object_id": recording.pk, "request": request, "actor": actor}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-        if locked.deleted_at is not None:
-            return locked
-        if locked.legal_hold:
-            raise Conflict("This recording is under legal hold.", code="legal_hold")
-        if locked.status not in FINAL_RECORDING_STATUSES:
-            raise Conflict("Stop the recording before deleting it.", code="recording_active")
+        audit["application"] = locked.room.application
+        refusal = _refusal(locked)
+        if refusal is None:
+            audit_record(action="recording.delete", details={"reason": reason}, **audit)
+            if locked.deleted_at is not None:
+                return locked  # already a tombstone: the request is audited, nothing else to do
+            if locked.location:
+                storage.for_recording(locked).delete(locked.location)
+            locked.deleted_at, locked.deletion_reason = timezone.now(), reason
+            locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
+    if refusal is not None:  # audited outside the transaction so the refusal's row is kept
         audit_record(
             action="recording.delete",
-            object_type="recording",
-            object_id=locked.pk,
-            application=locked.room.application,
-            request=request,
-            actor=actor,
-            details={"reason": reason},
+            outcome=AuditOutcome.DENIED,
+            details={"reason": reason, "refused": refusal.code},
+            **audit,
         )
-        if locked.location:
-            storage.for_recording(locked).delete(locked.location)
-        locked.deleted_at, locked.deletion_reason = timezone.now(), reason
-        locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
+        raise refusal
     logger.info("recording deleted recording=%s reason=%s", locked.pk, reason)
     return locked
+
+
+def _refusal(recording: Recording) -> Conflict | None:
+    if recording.deleted_at is not None:
+        return None
+    if recording.legal_hold:
+        return Conflict("This recording is under legal hold.", code="legal_hold")
+    if recording.status not in FINAL_RECORDING_STATUSES:
+        return Conflict("Stop the recording before deleting it.", code="recording_active")
+    return None
 
 
 def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:

@@ -1,4 +1,5 @@
 """The admin review page: player, participants, consent ledger, audit trail; reviewers only."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,11 +19,17 @@ def recording(settings, tmp_path):
     settings.RECORDING_FILE_DIR = str(tmp_path)
     settings.RECORDING_EGRESS_FILE_DIR = str(tmp_path)
     room = RoomFactory(application=ApplicationFactory())
-    recording = Recording.objects.create(room=room, provider="livekit", trigger="api", started_by="t", storage="file",
-                                         status=RecordingStatus.COMPLETE, ended_at=timezone.now(),
-                                         location=f"{room.pk}/rec.mp4",
-                                         consent_snapshot=[{"identity": "pat", "consent_event_id": 1,
-                                                            "notice_version": 1, "granted_at": "x"}])
+    recording = Recording.objects.create(
+        room=room,
+        provider="livekit",
+        trigger="api",
+        started_by="t",
+        storage="file",
+        status=RecordingStatus.COMPLETE,
+        ended_at=timezone.now(),
+        location=f"{room.pk}/rec.mp4",
+        consent_snapshot=[{"identity": "pat", "consent_event_id": 1, "notice_version": 1, "granted_at": "x"}],
+    )
     (tmp_path / str(room.pk)).mkdir()
     (tmp_path / str(room.pk) / "rec.mp4").write_bytes(b"\x00" * 100)
     return recording
