@@ -78,6 +78,10 @@ def _session_with_flag(
     if seen_at > session.last_seen_at:
         session.last_seen_at = seen_at
         changed.append("last_seen_at")
+    if session.end_source == "reconciler" and session.ended_at is not None and seen_at > session.ended_at:
+        # An inferred end never stays before evidence that arrived later (a delayed event).
+        session.ended_at = seen_at
+        changed.append("ended_at")
     if changed:
         session.save(update_fields=[*changed, "updated_at"])
     return session, False
@@ -261,7 +265,9 @@ def session_reconcile(
             room=room, session_id=live_session_id, started_hint=started_at or now, seen_at=now
         )
         counts["sessions_opened"] += created
-        if live.ended_at is not None and live.end_source == "reconciler":
+        if live.end_source == "event":
+            live = None  # a reported end is final: the listing is older than the room_finished
+        elif live.ended_at is not None and live.end_source == "reconciler":
             live.ended_at, live.end_source = None, ""
             live.save(update_fields=["ended_at", "end_source", "updated_at"])
             counts["sessions_opened"] += 1
