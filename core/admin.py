@@ -19,11 +19,8 @@ class ApplicationAPIKeyAdmin(APIKeyModelAdmin):
     list_filter = ("application",)
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor_type", "actor_id", "action", "object_type", "object_id", "outcome")
-    list_filter = ("action", "outcome", "actor_type")
-    search_fields = ("object_id", "actor_id", "request_id")
+class ReadOnlyAdminMixin:
+    """For append-only records: visible in the admin, never added, changed or deleted there."""
 
     def has_add_permission(self, request):
         return False
@@ -33,3 +30,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor_type", "actor_id", "action", "object_type", "object_id", "outcome")
+    list_filter = ("action", "outcome", "actor_type")
+    search_fields = ("object_id", "actor_id", "request_id")

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from core.serializers import IDENTITY_PATTERN, QueryFilterSerializer, StrictInputSerializer
 from recordings.models import ConsentDecision, ConsentMethod, RecordingStatus
+from rooms.serializers import ParticipantOutputSerializer
 
 
 class LinkConsentInputSerializer(StrictInputSerializer):
@@ -84,18 +85,9 @@ class RecordingSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class RecordingParticipantSerializer(serializers.Serializer):
-    sid = serializers.CharField(source="provider_participant_id")
-    identity = serializers.CharField()
-    display_name = serializers.CharField()
-    role = serializers.CharField()
-    joined_at = serializers.DateTimeField(allow_null=True)
-    left_at = serializers.DateTimeField(allow_null=True)
-
-
 class RecordingDetailSerializer(RecordingSerializer):
     consent_snapshot = serializers.JSONField(help_text="Who was present at the start and the consent each gave.")
-    participants = RecordingParticipantSerializer(many=True)
+    participants = ParticipantOutputSerializer(many=True)
 
 
 class PlaybackSerializer(serializers.Serializer):

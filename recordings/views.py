@@ -130,7 +130,7 @@ class RecordingDetailApi(APIView):
         scope = review.review_scope(request=request, action="recording.view", object_id=str(recording_id))
         recording = recording_get(applications=scope, recording_id=recording_id)
         review.recording_viewed(request=request, recording=recording)
-        participants = recording.call_session.participants.all() if recording.call_session else []
+        participants = recording.call_session.participants.prefetch_related("tracks") if recording.call_session else []
         return Response(
             RecordingDetailSerializer(
                 {

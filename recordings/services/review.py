@@ -37,7 +37,7 @@ def _reviewed_applications(user):
     return Application.objects.all() if user.is_superuser else user.reviewed_applications.all()
 
 
-def _audit(*, request, action, object_id, application=None, outcome=AuditOutcome.ALLOWED, details=None):
+def _audit(*, request, action, object_id, application=None, outcome=AuditOutcome.ALLOWED, details=None, actor=None):
     try:
         audit_record(
             action=action,
@@ -47,6 +47,7 @@ def _audit(*, request, action, object_id, application=None, outcome=AuditOutcome
             request=request,
             outcome=outcome,
             details=details,
+            actor=actor,
         )
     except DatabaseError as exc:
         raise ServiceUnavailable(
@@ -98,19 +99,13 @@ def recording_playback(*, request, recording: Recording) -> tuple[str, datetime]
 
 
 def recording_downloaded(*, request, recording: Recording, reviewer_id: str) -> None:
-    try:
-        audit_record(
-            action="recording.download",
-            object_type="recording",
-            object_id=recording.pk,
-            application=recording.room.application,
-            request=request,
-            actor=("user", reviewer_id),
-        )
-    except DatabaseError as exc:
-        raise ServiceUnavailable(
-            "The audit log cannot be written, so this is refused.", code="audit_unavailable"
-        ) from exc
+    _audit(
+        request=request,
+        action="recording.download",
+        object_id=recording.pk,
+        application=recording.room.application,
+        actor=("user", reviewer_id),
+    )
 
 
 def audit_events_for(*, request, object_id: str = "", action: str = ""):
