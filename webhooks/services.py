@@ -190,7 +190,8 @@ def provider_reconcile(*, provider_name: str, now: datetime | None = None) -> di
     """Ask the provider what is live and repair our session records to match.
 
     Rooms considered: those the provider reports live, and ours with a session we think is
-    open. A provider failure aborts the run without touching anything.
+    open. Each room is repaired in its own transaction; a provider failure stops the run there
+    (rooms already repaired stay repaired, the rest wait for the next run).
     """
     now = now or timezone.now()
     provider = providers.get(provider_name)

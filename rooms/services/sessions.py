@@ -75,11 +75,17 @@ def _session_with_flag(
     if started_hint < session.started_at:
         session.started_at = started_hint
         changed.append("started_at")
+    if session.end_source == "event":
+        seen_at = min(seen_at, session.ended_at)  # nothing is seen after a reported end
     if seen_at > session.last_seen_at:
         session.last_seen_at = seen_at
         changed.append("last_seen_at")
     if session.end_source == "reconciler" and session.ended_at is not None and seen_at > session.ended_at:
-        # An inferred end never stays before evidence that arrived later (a delayed event).
+        # An inferred end never stays before evidence that arrived later (a delayed event); the
+        # participants it closed move with it.
+        ParticipantSession.objects.filter(
+            call_session=session, left_source=LeftSource.SESSION_ENDED, left_at=session.ended_at
+        ).update(left_at=seen_at)
         session.ended_at = seen_at
         changed.append("ended_at")
     if changed:
