@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.auth import caller_application
@@ -16,6 +15,7 @@ from core.errors import Forbidden, Gone, NotFound
 from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
+from core.throttling import JoinRateThrottle
 from recordings import storage
 from recordings.models import ConsentDecision, ConsentMethod
 from recordings.selectors import recording_get, recording_list, room_consents
@@ -62,8 +62,7 @@ class JoinConsentApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "join"
+    throttle_classes = [JoinRateThrottle]
 
     @extend_schema(
         operation_id="join_consent",

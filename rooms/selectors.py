@@ -26,9 +26,11 @@ def room_list(*, application: Application, status: str | None = None, external_i
 
 def room_get(*, application: Application, room_id) -> Room:
     """Another application's room is indistinguishable from a missing one (404, never 403)."""
-    room = Room.objects.filter(application=application, pk=room_id).first()
-    if room is None:
-        raise NotFound("Room not found.")
+    try:
+        room = Room.objects.get(application=application, pk=room_id)
+    except Room.DoesNotExist:
+        raise NotFound("Room not found.") from None
+    room.application = application  # the caller's row: no second query when it is needed
     return room
 
 

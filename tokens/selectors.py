@@ -27,11 +27,9 @@ def invitation_list(*, room: Room) -> QuerySet[Invitation]:
 
 def invitation_by_secret(*, secret: str) -> Invitation:
     """The link a secret opens (any state; callers decide what a revoked link may still do)."""
-    invitation = (
-        Invitation.objects.select_related("room", "room__application")
-        .filter(secret_hash=hash_link_secret(secret))
-        .first()
-    )
-    if invitation is None:
-        raise NotFound("This link does not exist.")
-    return invitation
+    try:
+        return Invitation.objects.select_related("room", "room__application").get(
+            secret_hash=hash_link_secret(secret)
+        )
+    except Invitation.DoesNotExist:
+        raise NotFound("This link does not exist.") from None

@@ -6,12 +6,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
+from core.throttling import JoinRateThrottle
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
 from tokens.selectors import invitation_get, invitation_list
@@ -82,8 +82,7 @@ class JoinApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "join"
+    throttle_classes = [JoinRateThrottle]
 
     @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
     def post(self, request, secret):

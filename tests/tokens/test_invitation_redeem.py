@@ -13,8 +13,8 @@ from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
 
 
-def join(client, secret):
-    return client.post(f"/api/v1/join/{secret}")
+def join(client, secret, **extra):
+    return client.post(f"/api/v1/join/{secret}", **extra)
 
 
 @pytest.mark.django_db
@@ -132,15 +132,34 @@ def test_refusals_issue_no_token_and_count_no_use(anon_client):
 
 @pytest.mark.django_db
 def test_the_join_endpoint_is_rate_limited_per_client(anon_client, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"join": "3/min"}}
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import ScopedRateThrottle
-
-    api_settings.reload()
-    ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
-    try:
-        codes = [join(anon_client, "unknown").status_code for _ in range(4)]
-    finally:
-        api_settings.reload()
-        ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    settings.CONVENE_JOIN_RATE_LIMIT = "3/min"
+    codes = [join(anon_client, "unknown").status_code for _ in range(4)]
     assert codes == [404, 404, 404, 429]
+    refused = join(anon_client, "unknown")
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    other = join(anon_client, "unknown", REMOTE_ADDR="10.9.8.7")
+    assert other.status_code == 404  # another client has its own budget
+
+
+@pytest.mark.django_db
+def test_the_limit_is_shared_by_every_process_through_redis(anon_client, settings):
+    """S6: the counter lives in Redis, so a second web process sees the same count."""
+    import redis
+
+    from core.throttling import parse_rate
+
+    assert settings.REDIS_URL, "make test runs the suite with Redis"
+    settings.CONVENE_JOIN_RATE_LIMIT = "2/min"
+    join(anon_client, "unknown")
+    keys = redis.Redis.from_url(settings.REDIS_URL).keys("convene:throttle:join:*")
+    assert len(keys) == 1
+    assert int(redis.Redis.from_url(settings.REDIS_URL).get(keys[0])) == 1
+    assert parse_rate("2/min") == (2, 60)
+
+
+@pytest.mark.django_db
+def test_a_limiter_outage_lets_joiners_through(anon_client, settings):
+    settings.CONVENE_JOIN_RATE_LIMIT = "1/min"
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+    assert [join(anon_client, "unknown").status_code for _ in range(3)] == [404, 404, 404]
