@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a convenience.
-.PHONY: run test lint bench
+.PHONY: run test lint bench bench-webhooks
 
 run:
 	scripts/run.sh
@@ -14,3 +14,7 @@ lint:
 bench:
 	scripts/bootstrap.sh requirements-dev.txt
 	.venv/bin/python bench/run.py
+
+bench-webhooks:
+	scripts/bootstrap.sh requirements-dev.txt
+	.venv/bin/python bench/webhooks.py

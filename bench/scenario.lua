@@ -2,7 +2,8 @@
 -- responses by status and prints one JSON line. It never judges a figure.
 --
 -- Arguments after `--`:  MODE FILE KEY CLIENTS
---   MODE join: FILE has one join-link secret per line; token: one room id per line
+--   MODE join: FILE has one join-link secret per line; token: one room id per line;
+--        webhook: one signed LiveKit webhook per line, "<Authorization value>\t<body>"
 --   KEY: the application's API key (token mode)
 --   CLIENTS: how many client addresses to present in X-Forwarded-For (0: none, all 127.0.0.1)
 
@@ -49,6 +50,14 @@ end
 function request()
   next_index = next_index % #items + 1
   counter = counter + 1
+  if mode == "webhook" then
+    local line = items[next_index]
+    local tab = string.find(line, "\t", 1, true)
+    return wrk.format("POST", "/webhooks/livekit", {
+      ["Authorization"] = string.sub(line, 1, tab - 1),
+      ["Content-Type"] = "application/webhook+json",
+    }, string.sub(line, tab + 1))
+  end
   if mode == "join" then
     return wrk.format("POST", "/api/v1/join/" .. items[next_index], client_headers({ ["Content-Length"] = "0" }))
   end

@@ -1,0 +1,266 @@
+"""Convene's event-flow benchmark: webhook ingest under gunicorn, processing per Celery worker
+process, and event-to-record lag, with PostgreSQL and Redis on loopback.
+
+Run `.venv/bin/python bench/webhooks.py` (or `make bench-webhooks`). Three phases:
+1. ingest: wrk posts signed `participant_joined` webhooks (unique event ids, LiveKit's signing)
+   as fast as the service answers, with no worker running: events/s and p50/p95/p99 of the 200;
+2. processing: one Celery worker process (concurrency 1) drains the backlog the ingest left in
+   Redis: events/s per worker process and SQL statements per processed event;
+3. lag: with that worker running, events are posted at a steady rate below capacity; the lag is
+   processed_at - received_at of each event (p50/p95/p99).
+It prints figures next to the targets and never fails because of a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import dbstats
+import loadgen
+import psycopg
+from stack import REPO_ROOT, Stack, _venv_tool
+
+sys.path.insert(0, str(REPO_ROOT))
+from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
+
+dbstats._OWN_STATEMENTS = (*dbstats._OWN_STATEMENTS, "bench-poll")
+TARGETS = {"ingest": ">= 800 events/s, p99 < 100 ms", "processing": ">= 300 events/s per worker process"}
+POLL = "SELECT count(*) FROM webhooks_inboundevent WHERE status = 'pending' /* bench-poll */"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds of ingest")
+    parser.add_argument("--events", type=int, default=30000, help="distinct signed events prepared")
+    parser.add_argument("--rooms", type=int, default=20)
+    parser.add_argument("--lag-rate", type=float, default=100.0, help="events/s posted in the lag phase")
+    parser.add_argument("--lag-seconds", type=float, default=10.0)
+    parser.add_argument("--pool", default="prefork", help="Celery pool of the one worker process (prefork, solo)")
+    parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "webhooks.json")
+    return parser.parse_args(argv)
+
+
+def create_rooms(base_url: str, api_key: str, count: int) -> list[str]:
+    import urllib.request
+
+    names = []
+    for number in range(count):
+        request = urllib.request.Request(
+            f"{base_url}/api/v1/rooms",
+            data=json.dumps({"external_id": f"bench-wh-{number}"}).encode(),
+            headers={"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            names.append(json.load(response)["provider_room_name"])
+    return names
+
+
+def signed_events(room_names: list[str], count: int, key: str, secret: str, prefix: str) -> list[tuple[str, bytes]]:
+    now = int(time.time())
+    events = []
+    for n in range(count):
+        room = room_names[n % len(room_names)]
+        body = webhook_body(
+            "participant_joined",
+            id=new_guid("EV_"),
+            created_at=now,
+            room={"sid": f"RM_{prefix}{n % len(room_names)}", "name": room},
+            participant={"sid": f"PA_{prefix}{n}", "identity": f"user-{prefix}{n}", "joinedAt": str(now)},
+        )
+        events.append((sign_webhook(body, key, secret), body))
+    return events
+
+
+def write_items(events, path: Path) -> None:
+    path.write_text("".join(f"{auth}\t{body.decode()}\n" for auth, body in events))
+
+
+def start_worker(stack: Stack, log_path: Path, pool: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [
+                _venv_tool("celery"),
+                "-A",
+                "config",
+                "worker",
+                "--concurrency=1",
+                f"--pool={pool}",
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=REPO_ROOT,
+            env={**os.environ, **stack.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def wait_drained(database_url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while conn.execute(POLL).fetchone()[0] > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the worker did not drain the backlog in time")
+            time.sleep(0.5)
+
+
+def percentiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+    pick = loadgen._percentile
+    return {"p50": round(pick(ordered, 50), 1), "p95": round(pick(ordered, 95), 1), "p99": round(pick(ordered, 99), 1)}
+
+
+async def post_steadily(base_url: str, events, rate: float) -> None:
+    async with aiohttp.ClientSession() as session:
+        start = time.monotonic()
+        for n, (auth, body) in enumerate(events):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            headers = {"Authorization": auth, "Content-Type": "application/webhook+json"}
+            async with session.post(f"{base_url}/webhooks/livekit", data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"lag phase: webhook answered {response.status}")
+
+
+def run(args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="convene-bench-wh-"))
+    with Stack() as stack:
+        stack.start()
+        gunicorn = stack.start_gunicorn(workers=args.workers)
+        key, secret = stack.env["LIVEKIT_API_KEY"], stack.env["LIVEKIT_API_SECRET"]
+        rooms = create_rooms(gunicorn.base_url, stack.api_key, args.rooms)
+        counters = dbstats.ServerCounters(
+            database_url=stack.postgres.url, redis_url=stack.redis.url, pg_stat_statements=stack.pg_stat_statements
+        )
+        # 1. ingest, no worker
+        items = work / "events.txt"
+        write_items(signed_events(rooms, args.events, key, secret, "a"), items)
+        load = loadgen.Load(
+            base_url=gunicorn.base_url,
+            mode="webhook",
+            items_file=items,
+            api_key="",
+            connections=args.connections,
+            threads=1,
+            duration_seconds=args.duration,
+        )
+        wrk = loadgen.ensure_wrk()
+        if wrk is None:
+            raise RuntimeError("wrk is needed for the ingest phase (apt-get install wrk)")
+        counters.reset()
+        ingest = loadgen.run_wrk(wrk, load)
+        ingest.update(counters.per_request(ingest["requests"]))
+        with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+            stored = conn.execute(POLL).fetchone()[0]
+        # 2. processing by one worker process
+        counters.reset()
+        worker = start_worker(stack, work / "worker.log", args.pool)
+        try:
+            wait_drained(stack.postgres.url, args.drain_timeout)
+            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+                first, last, done = conn.execute(
+                    "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
+                    "WHERE status = 'done' /* bench-poll */"
+                ).fetchone()
+            seconds = (last - first).total_seconds()
+            processing = {
+                "events": done,
+                "seconds": round(seconds, 2),
+                "events_per_second_per_worker": round(done / seconds, 1) if seconds else None,
+            }
+            processing.update(counters.per_request(done))
+            # 3. lag at a steady rate, worker running
+            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+                watermark = conn.execute("SELECT coalesce(max(id), 0) FROM webhooks_inboundevent").fetchone()[0]
+            steady = signed_events(rooms, int(args.lag_rate * args.lag_seconds), key, secret, "b")
+            asyncio.run(post_steadily(gunicorn.base_url, steady, args.lag_rate))
+            wait_drained(stack.postgres.url, args.drain_timeout)
+            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+                lags = [
+                    row[0] * 1000
+                    for row in conn.execute(
+                        "SELECT extract(epoch FROM processed_at - received_at) FROM webhooks_inboundevent "
+                        "WHERE id > %s /* bench-poll */",
+                        (watermark,),
+                    )
+                ]
+        finally:
+            stop_worker(worker)
+    return {
+        "ingest": ingest,
+        "stored_pending_after_ingest": stored,
+        "processing": processing,
+        "lag_ms": {"rate_events_per_second": args.lag_rate, "events": len(lags), **percentiles(lags)},
+        "gunicorn_workers": args.workers,
+        "connections": args.connections,
+        "nproc": os.cpu_count(),
+    }
+
+
+def report(result: dict) -> None:
+    ingest, processing, lag = result["ingest"], result["processing"], result["lag_ms"]
+    latency = ingest["latency_ms"]
+    print(
+        f"Convene webhook benchmark  nproc={result['nproc']}  gunicorn sync workers={result['gunicorn_workers']}"
+        f"  wrk connections={result['connections']}"
+    )
+    print(
+        f"ingest      {ingest['requests']} events, {ingest['errors']} errors,"
+        f" {ingest['requests_per_second']} events/s,"
+        f" p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms,"
+        f" {ingest.get('db_queries_per_request')} SQL/event, {ingest.get('redis_commands_per_request')} Redis/event"
+        f"   target {TARGETS['ingest']}"
+    )
+    print(
+        f"processing  {processing['events']} events in {processing['seconds']} s by 1 worker process:"
+        f" {processing['events_per_second_per_worker']} events/s, {processing.get('db_queries_per_request')}"
+        f" SQL/event   target {TARGETS['processing']}"
+    )
+    print(
+        f"lag         {lag['events']} events at {lag['rate_events_per_second']}/s, worker running:"
+        f" received -> recorded p50 {lag['p50']} ms, p95 {lag['p95']} ms, p99 {lag['p99']} ms"
+    )
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    report(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str))
+    if result["ingest"]["errors"] > 0.01 * max(result["ingest"]["requests"], 1):
+        print("more than 1% of webhook posts failed: the run is broken", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
