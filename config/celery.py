@@ -2,10 +2,19 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("convene")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _drop_unusable_database_connections(**kwargs) -> None:
+    """Before each task: close a connection that is broken or past CONN_MAX_AGE (a database
+    restart must not fail the next task), keep a healthy one."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -171,3 +171,13 @@ def test_the_openapi_schema_describes_every_public_endpoint(client):
         "/api/v1/join/{secret}",
     ):
         assert path in schema
+
+
+def test_celery_workers_keep_their_database_connection_between_tasks():
+    """Without CELERY_DB_REUSE_MAX, Celery's Django fixup closes the connection around every task:
+    a new PostgreSQL connection per event."""
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from config.celery import app
+
+    assert DjangoWorkerFixup(app).db_reuse_max >= 100
