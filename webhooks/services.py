@@ -6,6 +6,7 @@ HANDLERS[kind] -> done/ignored/failed. The row is the source of truth; the queue
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,28 +39,44 @@ class StoreResult:
 
 
 def inbound_events_store(*, provider_name: str, body: bytes, events: list[NeutralEvent]) -> StoreResult:
-    """Store each event once (the unique constraint decides, not a prior SELECT) and ring the
-    doorbell after commit. Database errors propagate: the caller answers 503."""
+    """Store each event once and ring the doorbell after commit. The unique constraint decides
+    (INSERT ... ON CONFLICT DO NOTHING: one statement, no prior SELECT, no savepoint); a
+    duplicate inserts nothing. Database errors propagate: the caller answers 503."""
     stored, duplicates = [], 0
-    with transaction.atomic():
+    now = timezone.now()
+    # One event (LiveKit's case) is one statement, atomic by itself: no BEGIN/COMMIT round trips.
+    atomic = transaction.atomic() if len(events) > 1 else contextlib.nullcontext()
+    with atomic, connection.cursor() as cursor:
         for event in events:
-            try:
-                with transaction.atomic():
-                    row = InboundEvent.objects.create(
-                        provider=provider_name,
-                        provider_event_id=event.provider_event_id,
-                        kind=event.kind,
-                        room_name=event.room_name,
-                        occurred_at=event.occurred_at,
-                        body=body,
-                    )
-            except IntegrityError:
+            cursor.execute(
+                _INSERT_EVENT,
+                [
+                    provider_name,
+                    event.provider_event_id,
+                    event.kind,
+                    event.room_name,
+                    event.occurred_at,
+                    now,
+                    body,
+                    InboundEventStatus.PENDING,
+                ],
+            )
+            row = cursor.fetchone()
+            if row is None:
                 duplicates += 1
-                continue
-            stored.append(row.pk)
+            else:
+                stored.append(row[0])
         if stored:
             transaction.on_commit(lambda: inbound_events_enqueue(event_ids=stored))
     return StoreResult(stored=stored, duplicates=duplicates)
+
+
+_INSERT_EVENT = (
+    f"INSERT INTO {InboundEvent._meta.db_table} "  # noqa: S608 (table name from the model, values bound)
+    "(provider, provider_event_id, kind, room_name, occurred_at, received_at, body, status, attempts, last_error) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '') "
+    "ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING id"
+)
 
 
 def inbound_events_enqueue(*, event_ids: Iterable[int], countdown: float | None = None) -> int:
