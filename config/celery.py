@@ -12,9 +12,12 @@ app.autodiscover_tasks()
 
 
 @signals.task_prerun.connect
-def _drop_unusable_database_connections(**kwargs) -> None:
-    """Before each task: close a connection that is broken or past CONN_MAX_AGE (a database
-    restart must not fail the next task), keep a healthy one."""
+def _drop_unusable_database_connections(task=None, **kwargs) -> None:
+    """Before each task in a worker: close a connection that is broken or past CONN_MAX_AGE (a
+    database restart must not fail the next task), keep a healthy one. An eager task runs inside
+    its caller's transaction, whose connection must be left alone (as Celery's own fixup does)."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()
