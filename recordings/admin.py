@@ -90,7 +90,7 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         if review.is_reviewer(request.user):
-            review.recordings_listed(request=request, scope=None)
+            review.recordings_listed(request=request)
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):

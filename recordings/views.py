@@ -112,7 +112,7 @@ class RecordingListApi(APIView):
         filters = RecordingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scope = review.review_scope(request=request, action="recording.list")
-        review.recordings_listed(request=request, scope=scope)
+        review.recordings_listed(request=request)
         recordings = recording_list(
             applications=scope, room_id=filters.validated_data.get("room"), status=filters.validated_data.get("status")
         )

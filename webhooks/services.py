@@ -246,9 +246,3 @@ def reconcile_all(*, now: datetime | None = None) -> dict[str, dict[str, int] | 
             logger.warning("reconcile skipped provider=%s error=%s", name, exc)
             results[name] = f"skipped: {type(exc).__name__}"
     return results
-
-
-def inbound_event_lag_seconds() -> float | None:
-    """Age of the oldest pending event: the backlog's lag, for monitoring."""
-    oldest = InboundEvent.objects.filter(status=InboundEventStatus.PENDING).order_by("received_at").first()
-    return (timezone.now() - oldest.received_at).total_seconds() if oldest else None

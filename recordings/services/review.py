@@ -73,7 +73,7 @@ def review_scope(*, request, action: str, object_id: str = "", media: bool = Fal
     raise Forbidden("Only recording reviewers may do this.", code="not_a_reviewer")
 
 
-def recordings_listed(*, request, scope) -> None:
+def recordings_listed(*, request) -> None:
     _audit(request=request, action="recording.list", object_id="-")
 
 
