@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
+from core.rows import table
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
@@ -109,20 +110,17 @@ def inbound_event_process(*, event_id: int) -> str:
     concurrent duplicate task skips it, and a worker killed mid-way leaves it pending."""
     try:
         with transaction.atomic():
-            row = (
-                InboundEvent.objects.select_for_update(skip_locked=True)
-                .filter(pk=event_id, status=InboundEventStatus.PENDING)
-                .first()
-            )
+            events = table(InboundEvent)
+            row = events.get(lock=True, skip_locked=True, id=event_id, status=InboundEventStatus.PENDING)
             if row is None:
                 # Locked by another session (a worker on it, or a killed one whose connection
                 # PostgreSQL has not yet dropped) and still pending: try again shortly.
                 pending = InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).exists()
                 return Outcome.BUSY if pending else Outcome.SKIPPED
             outcome, note = _apply(row)
-            InboundEvent.objects.filter(pk=row.pk).update(
-                status=outcome, attempts=F("attempts") + 1, processed_at=timezone.now(), last_error=note
-            )
+            # The row is locked by this transaction, so attempts + 1 cannot race.
+            row.status, row.attempts, row.processed_at, row.last_error = outcome, row.attempts + 1, timezone.now(), note
+            events.update(row, ["status", "attempts", "processed_at", "last_error"])
             return outcome
     except Exception as exc:
         return _record_failure(event_id, exc)

@@ -10,11 +10,13 @@ function of the set of events seen (min of start evidence, max of last-seen, an 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 
+from core.rows import table
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
 from tokens.models import Invitation
@@ -22,30 +24,70 @@ from tokens.models import Invitation
 logger = logging.getLogger(__name__)
 
 
+class ConcurrentChange(Exception):
+    """A row appeared between our look-up and our insert: someone wrote to the room without its
+    lock. Retrying the event (idempotent) applies it on top of that row."""
+
+
 def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
     """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
-    the loser of the insert race gets IntegrityError and then locks the winner's row."""
-    row = model.objects.select_for_update().filter(**lookup).first()
+    the loser of the insert (ON CONFLICT DO NOTHING, no savepoint) then locks the winner's row."""
+    rows = table(model)
+    row = rows.get(lock=True, **lookup)
     if row is not None:
         return row, False
-    try:
-        with transaction.atomic():
-            return model.objects.create(**lookup, **defaults), True
-    except IntegrityError:
-        return model.objects.select_for_update().get(**lookup), False
+    row = model(**lookup, **defaults)
+    if rows.insert(row):
+        return row, True
+    return rows.get(lock=True, **lookup), False
+
+
+def _upsert(
+    model: type[models.Model],
+    lookup: dict[str, Any],
+    defaults: dict[str, Any],
+    fill: Callable[[Any, bool], None],
+    *,
+    likely_new: bool = False,
+):
+    """Write what an event says about one row (`fill(row, fresh)`), creating the row if missing,
+    in as few statements as possible: an INSERT when the row is new (tried first when the event
+    usually introduces it), else a locked read and an UPDATE of the fields that changed."""
+    rows = table(model)
+    if likely_new:
+        row = model(**lookup, **defaults)
+        fill(row, True)
+        if rows.insert(row):
+            return row
+    row = rows.get(lock=True, **lookup)
+    if row is None:
+        row = model(**lookup, **defaults)
+        fill(row, True)
+        if not rows.insert(row):
+            raise ConcurrentChange(f"{model.__name__} {lookup} appeared while the room was locked")
+        return row
+    before = [getattr(row, name) for name in rows.attnames]
+    fill(row, False)
+    changed = [name for name, old in zip(rows.attnames, before, strict=True) if getattr(row, name) != old]
+    if changed:
+        rows.update(row, [*changed, "updated_at"])
+    return row
 
 
 def room_lock_by_provider_name(*, provider: str, room_name: str) -> Room | None:
     if not room_name:
         return None
-    return Room.objects.select_for_update().filter(provider=provider, provider_room_name=room_name).first()
+    return table(Room).get(lock=True, provider=provider, provider_room_name=room_name)
 
 
-def room_refresh_live_status(*, room: Room) -> None:
-    """live while any call session is open; back to open when none is. Closed stays closed."""
+def room_refresh_live_status(*, room: Room, session: CallSession | None = None) -> None:
+    """live while any call session is open; back to open when none is. Closed stays closed.
+    `session`: one of the room's sessions, just written; when it is open, the room is live."""
     if room.status == RoomStatus.CLOSED:
         return
-    live = CallSession.objects.filter(room=room, ended_at__isnull=True).exists()
+    live = (session is not None and session.ended_at is None) or (
+        CallSession.objects.filter(room=room, ended_at__isnull=True).exists()
+    )
     if live:
         status = RoomStatus.LIVE
     elif room.status == RoomStatus.LIVE:
@@ -89,7 +131,7 @@ def _session_with_flag(
         session.ended_at = seen_at
         changed.append("ended_at")
     if changed:
-        session.save(update_fields=[*changed, "updated_at"])
+        table(CallSession).update(session, [*changed, "updated_at"])
     return session, False
 
 
@@ -103,22 +145,33 @@ def _event_session(room: Room, event: NeutralEvent) -> CallSession | None:
 
 def _invitation_for(room: Room, identity: str) -> Invitation | None:
     """The link this identity joined with: the active one, else the latest revoked one."""
-    links = Invitation.objects.filter(room=room, identity=identity).order_by(
-        models.F("revoked_at").desc(nulls_first=True), "-created_at"
-    )
-    return links.first()
+    return table(Invitation).get(room=room, identity=identity, order_by="revoked_at DESC NULLS FIRST, created_at DESC")
 
 
 def _participant(
-    room: Room, session: CallSession, info: EventParticipant, seen_at: datetime | None
+    room: Room,
+    session: CallSession,
+    info: EventParticipant,
+    seen_at: datetime | None,
+    apply: Callable[[ParticipantSession], None] | None = None,
+    *,
+    likely_new: bool = False,
 ) -> ParticipantSession:
-    participant, created = _lock_or_create(
+    """Write one participant connection: what every event says of it, then `apply`, the
+    event's own change."""
+
+    def fill(participant: ParticipantSession, fresh: bool) -> None:
+        _fill_participant(participant, room, session, info, seen_at, fresh=fresh)
+        if apply is not None:
+            apply(participant)
+
+    return _upsert(
         ParticipantSession,
         {"call_session": session, "provider_participant_id": info.sid},
         {"identity": info.identity, "last_seen_at": seen_at},
+        fill,
+        likely_new=likely_new,
     )
-    _fill_participant(participant, room, session, info, seen_at, fresh=created)
-    return participant
 
 
 def _fill_participant(
@@ -149,8 +202,9 @@ def _fill_participant(
 
 
 def session_room_started(*, room: Room, event: NeutralEvent) -> None:
-    if _event_session(room, event) is not None:
-        room_refresh_live_status(room=room)
+    session = _event_session(room, event)
+    if session is not None:
+        room_refresh_live_status(room=room, session=session)
 
 
 def session_room_finished(*, room: Room, event: NeutralEvent) -> None:
@@ -180,11 +234,14 @@ def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return None
-    participant = _participant(room, session, event.participant, event.occurred_at)
-    if participant.joined_at is None:
-        participant.joined_at = event.occurred_at
-    participant.save()
-    room_refresh_live_status(room=room)
+
+    def joined(participant: ParticipantSession) -> None:
+        if participant.joined_at is None:
+            participant.joined_at = event.occurred_at
+
+    # A join usually introduces the connection: INSERT first, read and merge only on conflict.
+    participant = _participant(room, session, event.participant, event.occurred_at, joined, likely_new=True)
+    room_refresh_live_status(room=room, session=session)
     _remove_if_revoked(room, participant)
     return participant
 
@@ -209,13 +266,16 @@ def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) 
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return
-    participant = _participant(room, session, event.participant, event.occurred_at)
-    participant.left_at, participant.left_source = event.occurred_at, LeftSource.EVENT
-    participant.disconnect_reason = event.participant.disconnect_reason or participant.disconnect_reason
-    if aborted:
-        participant.connection_aborted = True
-    participant.save()
-    room_refresh_live_status(room=room)
+    reason = event.participant.disconnect_reason
+
+    def left(participant: ParticipantSession) -> None:
+        participant.left_at, participant.left_source = event.occurred_at, LeftSource.EVENT
+        participant.disconnect_reason = reason or participant.disconnect_reason
+        if aborted:
+            participant.connection_aborted = True
+
+    _participant(room, session, event.participant, event.occurred_at, left)
+    room_refresh_live_status(room=room, session=session)
 
 
 def participant_connection_aborted(*, room: Room, event: NeutralEvent) -> None:
@@ -236,18 +296,22 @@ def _track(room: Room, event: NeutralEvent, *, published: bool) -> None:
     if session is None or event.participant is None or event.track is None:
         return
     participant = _participant(room, session, event.participant, event.occurred_at)
-    participant.save()
-    track, _ = _lock_or_create(
+    info, at = event.track, event.occurred_at
+
+    def fill(track: TrackPublication, fresh: bool) -> None:
+        if published and (track.published_at is None or at < track.published_at):
+            track.published_at = at
+        if not published and (track.unpublished_at is None or at > track.unpublished_at):
+            track.unpublished_at = at
+        track.kind, track.source = track.kind or info.kind, track.source or info.source
+
+    _upsert(
         TrackPublication,
-        {"participant_session": participant, "provider_track_id": event.track.sid},
-        {"kind": event.track.kind, "source": event.track.source},
+        {"participant_session": participant, "provider_track_id": info.sid},
+        {"kind": info.kind, "source": info.source},
+        fill,
+        likely_new=published,
     )
-    if published and (track.published_at is None or event.occurred_at < track.published_at):
-        track.published_at = event.occurred_at
-    if not published and (track.unpublished_at is None or event.occurred_at > track.unpublished_at):
-        track.unpublished_at = event.occurred_at
-    track.kind, track.source = track.kind or event.track.kind, track.source or event.track.source
-    track.save()
 
 
 def session_reconcile(

@@ -1,0 +1,161 @@
+"""core.rows: the precompiled statements of the event flow read and write exactly what the ORM
+would, on PostgreSQL here and on SQLite (the embedded default) in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from core.rows import table
+from rooms.models import CallSession, Room
+from tests.factories import RoomFactory
+from tokens.models import Invitation
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def _field_values(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.django_db
+def test_get_returns_the_same_instance_the_orm_would(app_client):
+    room = RoomFactory(application=app_client.application, metadata={"ward": "3B", "n": [1, 2]}, opens_at=T0)
+    fetched = table(Room).get(provider=room.provider, provider_room_name=room.provider_room_name)
+    assert isinstance(fetched, Room)
+    assert _field_values(fetched) == _field_values(Room.objects.get(pk=room.pk))
+    assert fetched.metadata == {"ward": "3B", "n": [1, 2]}
+    assert fetched.opens_at == T0 and fetched.opens_at.tzinfo is not None
+    assert fetched._state.adding is False
+    assert table(Room).get(provider=room.provider, provider_room_name="cv_missing") is None
+
+
+@pytest.mark.django_db
+def test_lookup_by_model_instance_and_order_by(app_client):
+    room = RoomFactory(application=app_client.application)
+    older = Invitation.objects.create(room=room, role="guest", identity="pat", secret_hash="a" * 64, revoked_at=T0)
+    newer = Invitation.objects.create(room=room, role="host", identity="pat", secret_hash="b" * 64)
+    Invitation.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=5))
+    invitations = table(Invitation)
+    assert invitations.get(room=room, identity="pat", order_by="created_at DESC").pk == newer.pk
+    assert invitations.get(room_id=room.pk, identity="pat", order_by="created_at ASC").pk == older.pk
+    assert invitations.get(room=room, identity="pat", order_by="revoked_at DESC NULLS LAST").pk == older.pk
+    assert invitations.get(room=room, identity="nobody") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_insert_writes_once_and_reports_a_conflict_without_an_exception(app_client):
+    room = RoomFactory(application=app_client.application)
+    sessions = table(CallSession)
+    first = CallSession(room=room, provider_session_id="RM_1", started_at=T0, last_seen_at=T0)
+    with transaction.atomic():
+        assert sessions.insert(first) is True
+        assert first._state.adding is False
+        clash = CallSession(room=room, provider_session_id="RM_1", started_at=T0, last_seen_at=T0)
+        assert sessions.insert(clash) is False  # no IntegrityError, the transaction stays usable
+        assert CallSession.objects.count() == 1
+    stored = CallSession.objects.get()
+    assert stored.pk == first.pk and stored.started_at == T0 and stored.created_at is not None
+
+
+@pytest.mark.django_db
+def test_update_writes_only_the_named_fields(app_client):
+    room = RoomFactory(application=app_client.application)
+    session = CallSession.objects.create(room=room, provider_session_id="RM_2", started_at=T0, last_seen_at=T0)
+    stale = CallSession.objects.get(pk=session.pk)
+    CallSession.objects.filter(pk=session.pk).update(end_source="reconciler")  # someone else's change
+    before = session.updated_at
+    stale.last_seen_at, stale.end_source = T0 + timedelta(minutes=5), "event"
+    assert table(CallSession).update(stale, ["last_seen_at", "updated_at"]) == 1
+    stored = CallSession.objects.get(pk=session.pk)
+    assert stored.last_seen_at == T0 + timedelta(minutes=5)
+    assert stored.end_source == "reconciler"  # not named, not written
+    assert stored.updated_at > before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lock_and_skip_locked_statements(app_client):
+    room = RoomFactory(application=app_client.application)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        table(Room).get(lock=True, pk=room.pk)
+        table(Room).get(lock=True, skip_locked=True, pk=room.pk)
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert selects[0].endswith("LIMIT 1 FOR UPDATE")
+    assert selects[1].endswith("LIMIT 1 FOR UPDATE SKIP LOCKED")
+
+
+SQLITE_FLOW = r"""
+import json, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from core.services import application_create
+from rooms.services.rooms import room_create
+from rooms.models import ParticipantSession, TrackPublication
+from webhooks.models import InboundEvent
+from webhooks.services import inbound_events_store
+import providers
+from tests.fakes.livekit_webhooks import webhook_body
+
+app, _ = application_create(name="sqlite")
+room, _, links = room_create(application=app, external_id="x", participants=[
+    {"display_name": "Pat", "role": "guest", "identity": "pat"}])
+provider = providers.get("livekit")
+def deliver(body):  # stored, then processed by the (eager) task
+    inbound_events_store(provider_name="livekit", body=body, events=provider.parse_webhook(body=body))
+r = {"sid": "RM_1", "name": room.provider_room_name}
+pat = {"sid": "PA_1", "identity": "pat", "name": "Pat", "joinedAt": "1790000000"}
+deliver(webhook_body("track_published", created_at=1790000005, room=r, participant=pat,
+                     track={"sid": "TR_1", "type": "VIDEO", "source": "CAMERA"}))
+deliver(webhook_body("participant_joined", created_at=1790000001, room=r, participant=pat))
+deliver(webhook_body("participant_left", created_at=1790000060, room=r, participant=pat))
+p = ParticipantSession.objects.get()
+room.refresh_from_db()
+print(json.dumps({
+    "vendor": __import__("django.db").db.connection.vendor,
+    "participant": [p.identity, p.display_name, p.role, str(p.invitation_id) == str(links[0][0].pk),
+                    p.joined_at.isoformat(), p.left_at.isoformat(), p.left_source, p.duration_seconds],
+    "tracks": list(TrackPublication.objects.values_list("kind", "source")),
+    "room_status": room.status,
+    "events": sorted(InboundEvent.objects.values_list("status", flat=True)),
+}))
+"""
+
+
+def test_the_event_flow_runs_on_sqlite(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'convene.sqlite3'}",
+        CELERY_BROKER_URL="filesystem://",
+        CELERY_TASK_ALWAYS_EAGER="true",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_FLOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["vendor"] == "sqlite"
+    assert got["participant"] == [
+        "pat",
+        "Pat",
+        "guest",
+        True,
+        "2026-09-21T14:13:20+00:00",
+        "2026-09-21T14:14:20+00:00",
+        "event",
+        60,
+    ]
+    assert got["tracks"] == [["video", "camera"]]
+    assert got["room_status"] == "live"
+    assert got["events"] == ["done", "done", "done"]
