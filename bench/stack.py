@@ -99,7 +99,7 @@ class Stack:
         self.close()
 
     def start(self) -> None:
-        self.postgres = PostgresServer().start()
+        self.postgres = PostgresServer(durable=True).start()  # commits wait for the WAL flush
         self.pg_stat_statements = self._enable_pg_stat_statements()
         self.redis = RedisServer().start()
         self.env = production_env(

@@ -48,6 +48,7 @@ def parse_args(argv):
     parser.add_argument("--lag-rate", type=float, default=100.0, help="events/s posted in the lag phase")
     parser.add_argument("--lag-seconds", type=float, default=10.0)
     parser.add_argument("--pool", default="prefork", help="Celery pool of the one worker process (prefork, solo)")
+    parser.add_argument("--ingest-only", action="store_true", help="measure the ingest phase alone")
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "webhooks.json")
     return parser.parse_args(argv)
@@ -180,6 +181,8 @@ def run(args) -> dict:
         ingest.update(counters.per_request(ingest["requests"]))
         with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
             stored = conn.execute(POLL).fetchone()[0]
+        if args.ingest_only:
+            return _result(args, ingest, stored, None, None)
         # 2. processing by one worker process
         counters.reset()
         worker = start_worker(stack, work / "worker.log", args.pool)
@@ -214,11 +217,17 @@ def run(args) -> dict:
                 ]
         finally:
             stop_worker(worker)
+    return _result(args, ingest, stored, processing, lags)
+
+
+def _result(args, ingest: dict, stored: int, processing: dict | None, lags: list[float] | None) -> dict:
     return {
         "ingest": ingest,
         "stored_pending_after_ingest": stored,
         "processing": processing,
-        "lag_ms": {"rate_events_per_second": args.lag_rate, "events": len(lags), **percentiles(lags)},
+        "lag_ms": None
+        if lags is None
+        else {"rate_events_per_second": args.lag_rate, "events": len(lags), **percentiles(lags)},
         "gunicorn_workers": args.workers,
         "connections": args.connections,
         "nproc": os.cpu_count(),
@@ -239,6 +248,8 @@ def report(result: dict) -> None:
         f" {ingest.get('db_queries_per_request')} SQL/event, {ingest.get('redis_commands_per_request')} Redis/event"
         f"   target {TARGETS['ingest']}"
     )
+    if processing is None:
+        return
     print(
         f"processing  {processing['events']} events in {processing['seconds']} s by 1 worker process:"
         f" {processing['events_per_second_per_worker']} events/s, {processing.get('db_queries_per_request')}"

@@ -60,8 +60,12 @@ def _demote():
 
 
 class PostgresServer:
-    def __init__(self, *, database: str = "convene"):
+    """durable=False (tests): no fsync, for speed; durable=True (benchmarks): PostgreSQL's own
+    defaults, so every commit waits for its WAL flush as in production."""
+
+    def __init__(self, *, database: str = "convene", durable: bool = False):
         self.database = database
+        self.durable = durable
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="convene-pg-"))
         self.data = self.root / "data"
@@ -95,14 +99,10 @@ class PostgresServer:
             "-k",
             str(self.root),
             "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
             "max_connections=200",
         ]
+        if not self.durable:
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.process = subprocess.Popen(
             [_pg_bin("postgres"), "-D", str(self.data), *options],
             user=self.uid,
