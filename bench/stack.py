@@ -156,6 +156,8 @@ class Stack:
             "sync",
             "--access-logfile",
             "-",
+            "--access-logformat",
+            '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(D)s',  # the default, with the time taken in µs
             "--forwarded-allow-ips",
             "127.0.0.1",
         ]

@@ -28,6 +28,7 @@ import aiohttp
 import dbstats
 import loadgen
 import psycopg
+from cpu import CpuMeter, wait_for_quiet
 from stack import REPO_ROOT, Stack, _venv_tool
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -43,6 +44,8 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=float, default=15.0, help="measured seconds of ingest")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of ingest before measuring (own events)")
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max seconds to wait for an idle machine")
     parser.add_argument("--events", type=int, default=30000, help="distinct signed events prepared")
     parser.add_argument("--rooms", type=int, default=20)
     parser.add_argument("--lag-rate", type=float, default=100.0, help="events/s posted in the lag phase")
@@ -162,32 +165,49 @@ def run(args) -> dict:
             database_url=stack.postgres.url, redis_url=stack.redis.url, pg_stat_statements=stack.pg_stat_statements
         )
         # 1. ingest, no worker
-        items = work / "events.txt"
-        write_items(signed_events(rooms, args.events, key, secret, "a"), items)
-        load = loadgen.Load(
-            base_url=gunicorn.base_url,
-            mode="webhook",
-            items_file=items,
-            api_key="",
-            connections=args.connections,
-            threads=1,
-            duration_seconds=args.duration,
-        )
         wrk = loadgen.ensure_wrk()
         if wrk is None:
             raise RuntimeError("wrk is needed for the ingest phase (apt-get install wrk)")
+
+        def load_for(prefix: str, count: int, seconds: float) -> loadgen.Load:
+            items = work / f"events-{prefix}.txt"
+            write_items(signed_events(rooms, count, key, secret, prefix), items)
+            return loadgen.Load(
+                base_url=gunicorn.base_url,
+                mode="webhook",
+                items_file=items,
+                api_key="",
+                connections=args.connections,
+                threads=1,
+                duration_seconds=seconds,
+            )
+
+        measured = load_for("a", args.events, args.duration)
+        busy_before = wait_for_quiet(max_wait_seconds=args.quiet_wait) if args.quiet_wait > 0 else None
+        if args.warmup > 0:  # first requests in each worker open connections and fill caches
+            loadgen.run_wrk(wrk, load_for("w", max(1000, int(args.warmup * 1500)), args.warmup))
+        cpu = CpuMeter(
+            {"gunicorn": gunicorn.process.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid}
+        )
         counters.reset()
-        ingest = loadgen.run_wrk(wrk, load)
+        cpu.start()
+        ingest = loadgen.run_wrk(wrk, measured)
+        ingest["cpu"] = {**cpu.stop(requests=ingest["requests"]), "machine_busy_percent_before": busy_before}
         ingest.update(counters.per_request(ingest["requests"]))
         with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
             stored = conn.execute(POLL).fetchone()[0]
         if args.ingest_only:
             return _result(args, ingest, stored, None, None)
         # 2. processing by one worker process
+        if args.quiet_wait > 0:
+            wait_for_quiet(max_wait_seconds=args.quiet_wait)
         counters.reset()
         worker = start_worker(stack, work / "worker.log", args.pool)
+        cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+        cpu.start()
         try:
             wait_drained(stack.postgres.url, args.drain_timeout)
+            worker_cpu = cpu.stop(requests=stored)
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
                 first, last, done = conn.execute(
                     "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
@@ -199,6 +219,7 @@ def run(args) -> dict:
                 "seconds": round(seconds, 2),
                 "events_per_second_per_worker": round(done / seconds, 1) if seconds else None,
             }
+            processing["cpu"] = worker_cpu
             processing.update(counters.per_request(done))
             # 3. lag at a steady rate, worker running
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
@@ -248,6 +269,7 @@ def report(result: dict) -> None:
         f" {ingest.get('db_queries_per_request')} SQL/event, {ingest.get('redis_commands_per_request')} Redis/event"
         f"   target {TARGETS['ingest']}"
     )
+    _print_cpu(ingest["cpu"], "gunicorn")
     if processing is None:
         return
     print(
@@ -255,10 +277,23 @@ def report(result: dict) -> None:
         f" {processing['events_per_second_per_worker']} events/s, {processing.get('db_queries_per_request')}"
         f" SQL/event   target {TARGETS['processing']}"
     )
+    _print_cpu(processing["cpu"], "worker")
     print(
         f"lag         {lag['events']} events at {lag['rate_events_per_second']}/s, worker running:"
         f" received -> recorded p50 {lag['p50']} ms, p95 {lag['p95']} ms, p99 {lag['p99']} ms"
     )
+
+
+def _print_cpu(cpu: dict, main_tree: str) -> None:
+    shares = ", ".join(f"{name} {value:g}" for name, value in cpu["percent_of_one_core"].items())
+    print(
+        f"            CPU % of one core: {shares}; machine {cpu['machine_busy_percent']}% busy"
+        f" (before: {cpu.get('machine_busy_percent_before')}%); CPU/event: service (+PostgreSQL, Redis)"
+        f" {cpu['service_cpu_ms_per_request']:g} ms"
+    )
+    if cpu["percent_of_one_core"].get("other", 0) > 25:
+        other = cpu["percent_of_one_core"]["other"]
+        print(f"            note: other processes took {other:g}% of a core: figures understated")
 
 
 def main(argv: list[str]) -> int:

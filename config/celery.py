@@ -1,5 +1,6 @@
 """The Celery application; its configuration lives in config.settings under CELERY_*."""
 
+import gc
 import os
 
 from celery import Celery, signals
@@ -21,6 +22,13 @@ def __getattr__(name: str):
 
         return {key: getattr(settings, key) for key in dir(settings) if key.startswith("CELERY_")}
     raise AttributeError(name)
+
+
+@signals.worker_process_init.connect
+def _freeze_startup_objects(**kwargs) -> None:
+    """As config.wsgi does for web workers: what a worker process loaded at startup stays for its
+    lifetime, so full garbage collections need not scan it again and again."""
+    gc.freeze()
 
 
 @signals.task_prerun.connect
