@@ -73,6 +73,12 @@ class Table(Generic[M]):
                 found.append((index, [(c, column) for c in converters]))
         return found
 
+    def columns(self, alias: str) -> str:
+        """The selected columns, qualified by a table alias, for a statement that joins tables;
+        `instance()` reads them back."""
+        q = connection.ops.quote_name
+        return ", ".join(f"{alias}.{q(f.column)}" for f in self.fields)
+
     # --- operations ---------------------------------------------------------------------
 
     def param(self, name: str, value: Any) -> Any:
@@ -90,9 +96,11 @@ class Table(Generic[M]):
             row = cursor.fetchone()
         if row is None:
             return None
-        return self._instance(row)
+        return self.instance(row)
 
-    def _instance(self, row) -> M:
+    def instance(self, row) -> M:
+        """A model instance from this table's columns (in `columns()` order), converted as the
+        ORM converts them."""
         values = list(row)
         for index, converters in self._converters(connection.vendor):
             value = values[index]

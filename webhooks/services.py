@@ -7,6 +7,7 @@ HANDLERS[kind] -> done/ignored/failed. The row is the source of truth; the queue
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Iterable
@@ -111,13 +112,15 @@ def inbound_event_process(*, event_id: int) -> str:
     try:
         with transaction.atomic():
             events = table(InboundEvent)
-            row = events.get(lock=True, skip_locked=True, id=event_id, status=InboundEventStatus.PENDING)
+            row, room = _claim_with_room(event_id)
+            if row is None:  # not pending, locked elsewhere, or its room is not one of ours
+                row = events.get(lock=True, skip_locked=True, id=event_id, status=InboundEventStatus.PENDING)
             if row is None:
                 # Locked by another session (a worker on it, or a killed one whose connection
                 # PostgreSQL has not yet dropped) and still pending: try again shortly.
                 pending = InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).exists()
                 return Outcome.BUSY if pending else Outcome.SKIPPED
-            outcome, note = _apply(row)
+            outcome, note = _apply(row, room)
             # The row is locked by this transaction, so attempts + 1 cannot race.
             row.status, row.attempts, row.processed_at, row.last_error = outcome, row.attempts + 1, timezone.now(), note
             events.update(row, ["status", "attempts", "processed_at", "last_error"])
@@ -126,7 +129,35 @@ def inbound_event_process(*, event_id: int) -> str:
         return _record_failure(event_id, exc)
 
 
-def _apply(row: InboundEvent) -> tuple[str, str]:
+def _claim_with_room(event_id: int) -> tuple[InboundEvent | None, Room | None]:
+    """The usual claim in one statement: the pending event, locked unless another session holds
+    it (SKIP LOCKED), and the room it names, locked (waiting) so that one room's events apply one
+    at a time. (None, None) when there is no such pair."""
+    events, rooms = table(InboundEvent), table(Room)
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), [event_id, InboundEventStatus.PENDING])
+        found = cursor.fetchone()
+    if found is None:
+        return None, None
+    split = len(events.fields)
+    return events.instance(found[:split]), rooms.instance(found[split:])
+
+
+@functools.cache
+def _claim_sql(vendor: str) -> str:
+    events, rooms, q = table(InboundEvent), table(Room), connection.ops.quote_name
+    sql = (
+        f"SELECT {events.columns('e')}, {rooms.columns('r')} "  # noqa: S608 (names from the models)
+        f"FROM {q(events.table)} e JOIN {q(rooms.table)} r "
+        "ON r.provider = e.provider AND r.provider_room_name = e.room_name "
+        "WHERE e.id = %s AND e.status = %s"
+    )
+    if connection.features.has_select_for_update_skip_locked and connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF e SKIP LOCKED FOR UPDATE OF r"
+    return sql
+
+
+def _apply(row: InboundEvent, room: Room | None) -> tuple[str, str]:
     events = providers.get(row.provider).parse_webhook(body=bytes(row.body))
     event = next((e for e in events if e.provider_event_id == row.provider_event_id), None)
     if event is None:
@@ -134,7 +165,8 @@ def _apply(row: InboundEvent) -> tuple[str, str]:
     chain = handlers.handlers_for(event)
     if not chain:
         return InboundEventStatus.IGNORED, f"no handler for {event.kind}"
-    room = sessions.room_lock_by_provider_name(provider=row.provider, room_name=event.room_name)
+    if room is None or room.provider_room_name != event.room_name:
+        room = sessions.room_lock_by_provider_name(provider=row.provider, room_name=event.room_name)
     if room is None:
         return InboundEventStatus.IGNORED, "room not managed by Convene"
     ignored = handlers.apply(chain, room=room, event=event)
