@@ -2,6 +2,7 @@
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 
 from webhooks.services import (
     Outcome,
@@ -14,7 +15,13 @@ from webhooks.services import (
 
 @shared_task(bind=True, name="webhooks.process_inbound_event", max_retries=None)
 def process_inbound_event(self, event_id: int) -> str:
-    outcome = inbound_event_process(event_id=event_id)
+    try:
+        outcome = inbound_event_process(event_id=event_id)
+    except DatabaseError as exc:
+        # Not even the failure could be recorded (the database is unreachable, or this worker's
+        # connection broke): nothing was applied. Try again; the broken connection is dropped
+        # before the next task.
+        raise self.retry(countdown=retry_countdown(self.request.retries), exc=exc) from exc
     if outcome == Outcome.RETRY:
         # The row's attempt counter, not Celery's, decides when to give up (CONVENE_EVENT_MAX_ATTEMPTS).
         raise self.retry(countdown=retry_countdown(self.request.retries))
