@@ -11,6 +11,7 @@ from livekit import api
 from core.models import AuditEvent
 from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
+from tokens.models import Invitation
 
 
 def join(client, secret, **extra):
@@ -163,3 +164,64 @@ def test_a_limiter_outage_lets_joiners_through(anon_client, settings):
     settings.CONVENE_JOIN_RATE_LIMIT = "1/min"
     settings.REDIS_URL = "redis://127.0.0.1:9/0"
     assert [join(anon_client, "unknown").status_code for _ in range(3)] == [404, 404, 404]
+
+
+@pytest.mark.django_db
+def test_a_use_sets_last_used_at_and_nothing_else(anon_client):
+    invitation = InvitationFactory(max_uses=3, uses=1)
+    before = Invitation.objects.values().get(pk=invitation.pk)
+    assert join(anon_client, invitation.secret).status_code == 200
+    after = Invitation.objects.values().get(pk=invitation.pk)
+    assert after["uses"] == 2
+    audit = AuditEvent.objects.get(action="token.issue")
+    assert after["last_used_at"] is not None and abs(after["last_used_at"] - audit.created_at) < timedelta(seconds=5)
+    assert {k: v for k, v in after.items() if k not in ("uses", "last_used_at")} == {
+        k: v for k, v in before.items() if k not in ("uses", "last_used_at")
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [({"revoked_at": timezone.now()}, "link_revoked"), ({"uses": 1}, "link_exhausted")],
+    ids=["revoked", "used-up"],
+)
+def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(anon_client, monkeypatch, change, code):
+    """The conditional UPDATE decides, not the state read by the lookup."""
+    import tokens.services
+
+    invitation = InvitationFactory(max_uses=1)
+    check = tokens.services.room_assert_joinable
+
+    def meanwhile(**kwargs):
+        Invitation.objects.filter(pk=invitation.pk).update(**change)
+        check(**kwargs)
+
+    monkeypatch.setattr(tokens.services, "room_assert_joinable", meanwhile)
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == code
+    assert Invitation.objects.get(pk=invitation.pk).uses == (1 if "uses" in change else 0)
+    assert not AuditEvent.objects.filter(action="token.issue").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_redemptions_never_exceed_max_uses(anon_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    invitation = InvitationFactory(max_uses=3)
+
+    def attempt(n):
+        try:
+            response = join(anon_client, invitation.secret, REMOTE_ADDR=f"10.0.0.{n}")
+            return response.status_code, response.json().get("error", {}).get("code")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert sorted(outcomes, key=str) == [(200, None)] * 3 + [(410, "link_exhausted")] * 5
+    assert Invitation.objects.get(pk=invitation.pk).uses == 3
+    assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 3
