@@ -1,17 +1,17 @@
 """Hand-written SQL for the few hot paths where building a query through the ORM costs more CPU
-than running it (join-link redemption).
+than running it (join-link redemption, audit rows).
 
-Table and column names come from the models' metadata, values are bound parameters, and rows
-come back as model instances the way the ORM makes them: the backend's and the fields'
-converters, then `Model.from_db`. The statements are plain SQL that PostgreSQL and SQLite both
-run.
+Table and column names come from the models' metadata, values are bound parameters prepared by
+the model fields (`get_db_prep_save`), and rows come back as model instances the way the ORM
+makes them: the backend's and the fields' converters, then `Model.from_db`. The statements are
+plain SQL that PostgreSQL and SQLite both run.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from django.db import models
+from django.db import models, transaction
 
 
 class ModelRows:
@@ -57,3 +57,25 @@ class ModelRows:
             instances.append(model.from_db(connection.alias, None, values[start:end]))
             start = end
         return instances
+
+
+def insert_row(connection, instance: models.Model) -> None:
+    """INSERT an unsaved instance of a model with an auto primary key, as instance.save() would:
+    every other concrete field, its value prepared by the field (get_db_prep_save); the new key is
+    read back with RETURNING and the instance marked saved. No pre_save (auto_now, defaults are set
+    when the instance is made) and no save signals: callers decide that they need none."""
+    meta = instance._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608 (names from the model, values bound)
+        quote(meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+        quote(meta.pk.column),
+    )
+    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    # As Model.save(): an error inside an atomic block marks it for rollback.
+    with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding, instance._state.db = False, connection.alias

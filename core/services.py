@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
+from core.rawsql import insert_row
 
 
 def application_create(*, name: str) -> tuple[Application, str]:
@@ -51,8 +53,14 @@ def audit_record(
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    """Write the audit row of an action in the caller's transaction.
+
+    One INSERT ... RETURNING through the cursor (core.rawsql.insert_row): the row
+    AuditEvent.objects.create() would write, at a fraction of the ORM's CPU (this runs on every
+    join). AuditEvent has no save signals to miss; the returned instance is the saved row."""
     actor_type, actor_id = actor or (actor_of(request) if request is not None else ("system", ""))
-    return AuditEvent.objects.create(
+    event = AuditEvent(
+        created_at=timezone.now(),
         application=application,
         actor_type=actor_type,
         actor_id=actor_id,
@@ -64,3 +72,5 @@ def audit_record(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         details=details or {},
     )
+    insert_row(connections[router.db_for_write(AuditEvent)], event)
+    return event

@@ -225,3 +225,18 @@ def test_concurrent_redemptions_never_exceed_max_uses(anon_client):
     assert sorted(outcomes, key=str) == [(200, None)] * 3 + [(410, "link_exhausted")] * 5
     assert Invitation.objects.get(pk=invitation.pk).uses == 3
     assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 3
+
+
+@pytest.mark.django_db
+def test_without_an_audit_row_no_token_leaves_and_no_use_is_counted(anon_client, monkeypatch):
+    from django.db import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("audit table unavailable")
+
+    monkeypatch.setattr("core.services.insert_row", refuse)
+    invitation = InvitationFactory(max_uses=1)
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 503
+    assert "token" not in response.json()
+    assert Invitation.objects.get(pk=invitation.pk).uses == 0
