@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 
-from django.db import models, transaction
+from django.db import NotSupportedError, models, transaction
 
 
 class ModelRows:
@@ -59,23 +59,40 @@ class ModelRows:
         return instances
 
 
-def insert_row(connection, instance: models.Model) -> None:
+def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] | None = None) -> bool:
     """INSERT an unsaved instance of a model with an auto primary key, as instance.save() would:
     every other concrete field, its value prepared by the field (get_db_prep_save); the new key is
     read back with RETURNING and the instance marked saved. No pre_save (auto_now, defaults are set
-    when the instance is made) and no save signals: callers decide that they need none."""
+    when the instance is made) and no save signals: callers decide that they need none.
+
+    only_if=(sql, params), PostgreSQL only: a data-modifying statement with RETURNING, run in the
+    same statement (WITH guard AS (...) INSERT ... SELECT ... FROM guard), so both happen or
+    neither, without a transaction block; the row is inserted only when the guard returns a row.
+    Returns whether the row was inserted."""
     meta = instance._meta
     fields = [field for field in meta.concrete_fields if field is not meta.pk]
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608 (names from the model, values bound)
-        quote(meta.db_table),
-        ", ".join(quote(field.column) for field in fields),
-        ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
-    )
+    into = "{} ({})".format(quote(meta.db_table), ", ".join(quote(field.column) for field in fields))
+    values = ", ".join(["%s"] * len(fields))
     params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    if only_if is None:
+        sql = f"INSERT INTO {into} VALUES ({values}) RETURNING {quote(meta.pk.column)}"  # noqa: S608 (values bound)
+    else:
+        if connection.vendor != "postgresql":
+            raise NotSupportedError("insert_row(only_if=...) needs PostgreSQL (a data-modifying WITH)")
+        guard, guard_params = only_if
+        # The INSERT's SELECT list takes the columns' types (unknown-typed literals are not made text).
+        sql = (
+            f"WITH guard AS ({guard}) INSERT INTO {into} "  # noqa: S608 (names from the model, values bound)
+            f"SELECT {values} FROM guard LIMIT 1 RETURNING {quote(meta.pk.column)}"
+        )
+        params = [*guard_params, *params]
     # As Model.save(): an error inside an atomic block marks it for rollback.
     with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
     instance._state.adding, instance._state.db = False, connection.alias
+    return True

@@ -42,7 +42,7 @@ def actor_of(request) -> tuple[str, str]:
     return "anonymous", ""
 
 
-def audit_record(
+def audit_event(
     *,
     action: str,
     object_type: str,
@@ -53,13 +53,9 @@ def audit_record(
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Write the audit row of an action in the caller's transaction.
-
-    One INSERT ... RETURNING through the cursor (core.rawsql.insert_row): the row
-    AuditEvent.objects.create() would write, at a fraction of the ORM's CPU (this runs on every
-    join). AuditEvent has no save signals to miss; the returned instance is the saved row."""
+    """The audit row of an action, not written yet (audit_write writes it)."""
     actor_type, actor_id = actor or (actor_of(request) if request is not None else ("system", ""))
-    event = AuditEvent(
+    return AuditEvent(
         created_at=timezone.now(),
         application=application,
         actor_type=actor_type,
@@ -72,5 +68,39 @@ def audit_record(
         request_id=getattr(request, "request_id", "") if request is not None else "",
         details=details or {},
     )
-    insert_row(connections[router.db_for_write(AuditEvent)], event)
+
+
+def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -> bool:
+    """Write an audit row in the caller's transaction: one INSERT ... RETURNING through the cursor
+    (core.rawsql.insert_row), the row AuditEvent.objects.create() would write at a fraction of the
+    ORM's CPU (this runs on every join). AuditEvent has no save signals to miss.
+
+    only_if (PostgreSQL): a data-modifying statement run in the same statement; the row is written
+    only when it returns a row. Returns whether the row was written."""
+    return insert_row(connections[router.db_for_write(AuditEvent)], event, only_if=only_if)
+
+
+def audit_record(
+    *,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    application: Application | None,
+    outcome: str = AuditOutcome.ALLOWED,
+    request=None,
+    actor: tuple[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write the audit row of an action in the caller's transaction; returns the saved row."""
+    event = audit_event(
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        application=application,
+        outcome=outcome,
+        request=request,
+        actor=actor,
+        details=details,
+    )
+    audit_write(event)
     return event

@@ -94,3 +94,29 @@ def test_the_row_belongs_to_the_callers_transaction():
         audit_record(action="a", object_type="room", object_id="1", application=None)
         raise RuntimeError
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_guarded_row_is_written_in_the_guards_statement_only_when_the_guard_returns_a_row():
+    from django.db import NotSupportedError, connection
+
+    from core.services import audit_event, audit_write
+
+    application = ApplicationFactory()
+    guard = (
+        "UPDATE core_application SET is_active = is_active WHERE id = %s RETURNING id",
+        [application._meta.pk.get_db_prep_save(application.pk, connection)],
+    )
+    event = audit_event(action="a", object_type="room", object_id="1", application=application, details={"k": [1]})
+    if connection.vendor != "postgresql":
+        with pytest.raises(NotSupportedError):
+            audit_write(event, only_if=guard)
+        return
+    assert audit_write(event, only_if=guard) is True
+    assert not event._state.adding and stored(event.pk) == stored(
+        audit_record(action="a", object_type="room", object_id="1", application=application, details={"k": [1]}).pk
+    )
+    unmatched = audit_event(action="b", object_type="room", object_id="1", application=None)
+    assert audit_write(unmatched, only_if=("SELECT 1 WHERE false", [])) is False
+    assert unmatched.pk is None and unmatched._state.adding
+    assert not AuditEvent.objects.filter(action="b").exists()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from livekit import api
 
 from core.models import AuditEvent
-from rooms.models import RoomStatus
+from rooms.models import Room, RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
 from tokens.models import Invitation
 
@@ -180,17 +180,32 @@ def test_a_use_sets_last_used_at_and_nothing_else(anon_client):
     }
 
 
+def a_room(kind: str):
+    """An open room (on PostgreSQL a redemption writes with one statement) or a scheduled room
+    inside its early-join allowance (the use, the audit row and the opening in one transaction)."""
+    if kind == "open":
+        return RoomFactory()
+    opens = timezone.now() + timedelta(minutes=1)
+    return RoomFactory(status=RoomStatus.SCHEDULED, opens_at=opens, closes_at=opens + timedelta(hours=1))
+
+
+ROOM_KINDS = ["open", "scheduled"]
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
 @pytest.mark.parametrize(
     ("change", "code"),
     [({"revoked_at": timezone.now()}, "link_revoked"), ({"uses": 1}, "link_exhausted")],
     ids=["revoked", "used-up"],
 )
-def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(anon_client, monkeypatch, change, code):
+def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(
+    anon_client, monkeypatch, change, code, room_kind
+):
     """The conditional UPDATE decides, not the state read by the lookup."""
     import tokens.services
 
-    invitation = InvitationFactory(max_uses=1)
+    invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
     check = tokens.services.room_assert_joinable
 
     def meanwhile(**kwargs):
@@ -203,15 +218,17 @@ def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(anon_
     assert response.json()["error"]["code"] == code
     assert Invitation.objects.get(pk=invitation.pk).uses == (1 if "uses" in change else 0)
     assert not AuditEvent.objects.filter(action="token.issue").exists()
+    assert Room.objects.get(pk=invitation.room_id).status == invitation.room.status  # a scheduled room stays so
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_redemptions_never_exceed_max_uses(anon_client):
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_concurrent_redemptions_never_exceed_max_uses(anon_client, room_kind):
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    invitation = InvitationFactory(max_uses=3)
+    invitation = InvitationFactory(max_uses=3, room=a_room(room_kind))
 
     def attempt(n):
         try:
@@ -240,3 +257,49 @@ def test_without_an_audit_row_no_token_leaves_and_no_use_is_counted(anon_client,
     assert response.status_code == 503
     assert "token" not in response.json()
     assert Invitation.objects.get(pk=invitation.pk).uses == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_a_use_is_counted_only_together_with_its_audit_row(anon_client, monkeypatch, room_kind):
+    """The database refuses the audit row (NOT NULL): the counted use goes with it, no token leaves."""
+    from django.db import IntegrityError
+
+    import tokens.services
+
+    make_event = tokens.services.audit_event
+
+    def unwritable_event(**kwargs):
+        event = make_event(**kwargs)
+        event.actor_type = None
+        return event
+
+    monkeypatch.setattr(tokens.services, "audit_event", unwritable_event)
+    invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
+    with pytest.raises(IntegrityError):
+        join(anon_client, invitation.secret)
+    assert Invitation.objects.get(pk=invitation.pk).uses == 0
+    assert not AuditEvent.objects.filter(action="token.issue").exists()
+    assert Room.objects.get(pk=invitation.room_id).status == invitation.room.status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_statements_of_a_redemption(anon_client, room_kind):
+    """PostgreSQL: the lookup, then the counted use with its audit row in one statement (no
+    BEGIN/COMMIT). A scheduled room, or SQLite: the use, the row and the opening in a transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    invitation = InvitationFactory(room=a_room(room_kind))
+    with CaptureQueriesContext(connection) as queries:
+        assert join(anon_client, invitation.secret).status_code == 200
+    statements = [query["sql"].split()[0].upper() for query in queries]
+    if connection.vendor == "postgresql" and room_kind == "open":
+        assert statements == ["SELECT", "WITH"]
+    else:
+        # Inside the test's transaction BEGIN/COMMIT are savepoints.
+        assert statements[0] == "SELECT" and "UPDATE" in statements and "INSERT" in statements
+        assert statements.count("UPDATE") == (2 if room_kind == "scheduled" else 1)
+    assert Invitation.objects.get(pk=invitation.pk).uses == 1
+    assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 1
