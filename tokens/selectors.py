@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.db import connections, router
 from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
+from core.rows import ModelRows
 from rooms.models import Room
 from tokens.models import Invitation, hash_link_secret
 
@@ -25,11 +27,30 @@ def invitation_list(*, room: Room) -> QuerySet[Invitation]:
     return Invitation.objects.filter(room=room)
 
 
+_LINK_ROWS = ModelRows((Invitation, "i"), (Room, "r"), (Application, "a"))
+
+
 def invitation_by_secret(*, secret: str) -> Invitation:
-    """The link a secret opens (any state; callers decide what a revoked link may still do)."""
-    try:
-        return Invitation.objects.select_related("room", "room__application").get(
-            secret_hash=hash_link_secret(secret)
-        )
-    except Invitation.DoesNotExist:
-        raise NotFound("This link does not exist.") from None
+    """The link a secret opens (any state; callers decide what a revoked link may still do), with
+    its room and the room's application loaded, as select_related("room", "room__application")
+    would. One hand-written SELECT: building this query through the ORM was about a quarter of
+    a redemption's CPU."""
+    db = router.db_for_read(Invitation)
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {_LINK_ROWS.columns(connection)} "  # noqa: S608 (names from the models, the value bound)
+        f"FROM {quote(Invitation._meta.db_table)} i "
+        f"INNER JOIN {quote(Room._meta.db_table)} r ON r.id = i.room_id "
+        f"INNER JOIN {quote(Application._meta.db_table)} a ON a.id = r.application_id "
+        "WHERE i.secret_hash = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hash_link_secret(secret)])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("This link does not exist.")
+    invitation, room, application = _LINK_ROWS.read(connection, row)
+    room.application = application
+    invitation.room = room
+    return invitation

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 import providers
 from core.errors import Conflict, ConveneError, Gone
-from core.services import audit_record
+from core.models import AuditEvent
+from core.services import audit_event, audit_record, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError, ProviderNotFound
-from rooms.models import Room
+from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
 from rooms.services import room_mark_open
 from tokens.models import Invitation, generate_identity, generate_link_secret, hash_link_secret
@@ -133,25 +133,46 @@ def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=room, now=now)
-    with transaction.atomic():
-        # The use is counted by a conditional UPDATE, so concurrent redemptions cannot exceed max_uses.
-        counted = Invitation.objects.filter(
-            Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")), pk=invitation.pk, revoked_at__isnull=True
-        ).update(uses=F("uses") + 1, last_used_at=now)
-        if not counted:
-            invitation.refresh_from_db()
-            raise _refusal_for(invitation, now)
-        issued = _issue(
-            room=room,
-            identity=invitation.identity,
-            display_name=invitation.display_name,
-            role=invitation.role,
-            metadata=invitation.metadata,
-            request=request,
-            actor=("link", str(invitation.pk)),
-            attributes={"convene.invitation": str(invitation.pk)},
-        )
+    issued, event = _mint(
+        room=room,
+        identity=invitation.identity,
+        display_name=invitation.display_name,
+        role=invitation.role,
+        metadata=invitation.metadata,
+        request=request,
+        actor=("link", str(invitation.pk)),
+        attributes={"convene.invitation": str(invitation.pk)},
+    )
+    if not _record(event=event, room=room, use_of=invitation, now=now):
+        invitation.refresh_from_db()
+        raise _refusal_for(invitation, now)
     return issued
+
+
+_COUNT_USE = (
+    f"UPDATE {Invitation._meta.db_table} SET uses = uses + 1, last_used_at = %s "  # noqa: S608 (values bound)
+    "WHERE id = %s AND revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses) RETURNING id"
+)
+
+
+def _count_use_statement(*, invitation: Invitation, now: datetime, connection) -> tuple[str, list]:
+    """Count one use of a live link that has uses left: a conditional UPDATE (the row lock makes
+    concurrent redemptions queue), so max_uses is never exceeded. The same statement as
+    Invitation.objects.filter(...).update(...), written by hand: the ORM's query building cost
+    more CPU than the statement."""
+    meta = Invitation._meta
+    params = [
+        meta.get_field("last_used_at").get_db_prep_save(now, connection),
+        meta.pk.get_db_prep_save(invitation.pk, connection),
+    ]
+    return _COUNT_USE, params
+
+
+def _count_use(*, invitation: Invitation, now: datetime, connection) -> bool:
+    sql, params = _count_use_statement(invitation=invitation, now=now, connection=connection)
+    with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def token_issue(
@@ -164,20 +185,21 @@ def token_issue(
     link_states = list(Invitation.objects.filter(room=room, identity=identity).values_list("revoked_at", flat=True))
     if link_states and all(revoked_at is not None for revoked_at in link_states):
         raise Conflict("This identity's access to the room was revoked.", code="identity_revoked")
-    with transaction.atomic():
-        return _issue(
-            room=room,
-            identity=identity,
-            display_name=display_name,
-            role=role,
-            metadata=metadata,
-            request=request,
-            actor=None,
-            attributes={},
-        )
+    issued, event = _mint(
+        room=room,
+        identity=identity,
+        display_name=display_name,
+        role=role,
+        metadata=metadata,
+        request=request,
+        actor=None,
+        attributes={},
+    )
+    _record(event=event, room=room)
+    return issued
 
 
-def _issue(
+def _mint(
     *,
     room: Room,
     identity: str,
@@ -187,7 +209,9 @@ def _issue(
     request,
     actor,
     attributes: dict[str, str],
-) -> IssuedCredentials:
+) -> tuple[IssuedCredentials, AuditEvent]:
+    """Credentials and their audit row, neither of which has left or been written: the
+    credentials may be returned only once _record() has written the row."""
     spec = ParticipantSpec(
         identity=identity,
         display_name=display_name,
@@ -197,8 +221,8 @@ def _issue(
         attributes={"convene.role": role, **attributes},
     )
     ttl = timedelta(seconds=settings.CONVENE_TOKEN_TTL_SECONDS)
-    # The audit row comes first: if it cannot be written, no token leaves.
-    audit_record(
+    credentials = providers.get(room.provider).join_credentials(room=room.as_provider_ref(), participant=spec, ttl=ttl)
+    event = audit_event(
         action="token.issue",
         object_type="room",
         object_id=room.pk,
@@ -207,8 +231,31 @@ def _issue(
         actor=actor,
         details={"identity": identity, "role": role},
     )
-    credentials = providers.get(room.provider).join_credentials(room=room.as_provider_ref(), participant=spec, ttl=ttl)
-    room_mark_open(room=room)
-    return IssuedCredentials(
+    issued = IssuedCredentials(
         credentials=credentials, room=room, identity=identity, display_name=display_name, role=role
     )
+    return issued, event
+
+
+def _record(*, event: AuditEvent, room: Room, use_of: Invitation | None = None, now: datetime | None = None) -> bool:
+    """Write what must be written before credentials leave, all or nothing: the link's counted use
+    (a redemption), the audit row, and the opening of a scheduled room. False when the link has no
+    use left (nothing is written then).
+
+    Usually this is one statement, atomic by itself, so no BEGIN/COMMIT round trips: the audit
+    INSERT alone, or on PostgreSQL the counting UPDATE and the INSERT in one statement (a
+    data-modifying WITH; the row is inserted only when the use was counted). Otherwise (SQLite
+    redemptions, scheduled rooms) they run in one transaction."""
+    # One database: the link's row and the audit row are written through the same connection.
+    connection = connections[router.db_for_write(AuditEvent)]
+    if room.status != RoomStatus.SCHEDULED:
+        if use_of is None:
+            return audit_write(event)
+        if connection.vendor == "postgresql":
+            return audit_write(event, only_if=_count_use_statement(invitation=use_of, now=now, connection=connection))
+    with transaction.atomic(using=connection.alias):
+        if use_of is not None and not _count_use(invitation=use_of, now=now, connection=connection):
+            return False
+        audit_write(event)
+        room_mark_open(room=room)
+    return True

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 import providers
-from core.rows import table
+from core.rows import ModelRows, table
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
@@ -133,22 +133,24 @@ def _claim_with_room(event_id: int) -> tuple[InboundEvent | None, Room | None]:
     """The usual claim in one statement: the pending event, locked unless another session holds
     it (SKIP LOCKED), and the room it names, locked (waiting) so that one room's events apply one
     at a time. (None, None) when there is no such pair."""
-    events, rooms = table(InboundEvent), table(Room)
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(connection.vendor), [event_id, InboundEventStatus.PENDING])
         found = cursor.fetchone()
     if found is None:
         return None, None
-    split = len(events.fields)
-    return events.instance(found[:split]), rooms.instance(found[split:])
+    event, room = _CLAIM_ROWS.read(connections[DEFAULT_DB_ALIAS], found)
+    return event, room
+
+
+_CLAIM_ROWS = ModelRows((InboundEvent, "e"), (Room, "r"))
 
 
 @functools.cache
 def _claim_sql(vendor: str) -> str:
-    events, rooms, q = table(InboundEvent), table(Room), connection.ops.quote_name
+    q = connection.ops.quote_name
     sql = (
-        f"SELECT {events.columns('e')}, {rooms.columns('r')} "  # noqa: S608 (names from the models)
-        f"FROM {q(events.table)} e JOIN {q(rooms.table)} r "
+        f"SELECT {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])} "  # noqa: S608 (names from the models)
+        f"FROM {q(InboundEvent._meta.db_table)} e JOIN {q(Room._meta.db_table)} r "
         "ON r.provider = e.provider AND r.provider_room_name = e.room_name "
         "WHERE e.id = %s AND e.status = %s"
     )

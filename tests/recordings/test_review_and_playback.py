@@ -209,10 +209,15 @@ def _refuse(*args, **kwargs):
     raise OperationalError("audit table unavailable")
 
 
-@pytest.fixture(params=["AuditEvent.objects.create", "review.audit_record"])
+def _break_the_audit_insert(monkeypatch):
+    """The lowest layer: audit_record's INSERT fails as a database would."""
+    monkeypatch.setattr("core.services.insert_row", _refuse)
+
+
+@pytest.fixture(params=["audit INSERT", "review.audit_record"])
 def broken_audit(request, monkeypatch):
-    if request.param == "AuditEvent.objects.create":
-        monkeypatch.setattr(AuditEvent.objects, "create", _refuse)
+    if request.param == "audit INSERT":
+        _break_the_audit_insert(monkeypatch)
     else:
         monkeypatch.setattr("recordings.services.review.audit_record", _refuse)
     return request.param
@@ -234,14 +239,14 @@ def test_viewing_or_listing_without_an_audit_row_is_refused(reviewer_client, rec
 
 def test_a_download_without_an_audit_row_sends_no_bytes(reviewer_client, recording, monkeypatch):
     url = playback(reviewer_client, recording).json()["url"]
-    monkeypatch.setattr(AuditEvent.objects, "create", _refuse)
+    _break_the_audit_insert(monkeypatch)
     response = APIClient().get(download_path(url))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"
 
 
 def test_a_delete_without_an_audit_row_deletes_nothing(reviewer_client, recording, monkeypatch):
-    monkeypatch.setattr(AuditEvent.objects, "create", _refuse)
+    _break_the_audit_insert(monkeypatch)
     response = reviewer_client.delete(f"/api/v1/recordings/{recording.pk}")
     assert response.status_code == 503
     recording.refresh_from_db()

@@ -9,8 +9,9 @@ from django.utils import timezone
 from livekit import api
 
 from core.models import AuditEvent
-from rooms.models import RoomStatus
+from rooms.models import Room, RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
+from tokens.models import Invitation
 
 
 def join(client, secret, **extra):
@@ -163,3 +164,142 @@ def test_a_limiter_outage_lets_joiners_through(anon_client, settings):
     settings.CONVENE_JOIN_RATE_LIMIT = "1/min"
     settings.REDIS_URL = "redis://127.0.0.1:9/0"
     assert [join(anon_client, "unknown").status_code for _ in range(3)] == [404, 404, 404]
+
+
+@pytest.mark.django_db
+def test_a_use_sets_last_used_at_and_nothing_else(anon_client):
+    invitation = InvitationFactory(max_uses=3, uses=1)
+    before = Invitation.objects.values().get(pk=invitation.pk)
+    assert join(anon_client, invitation.secret).status_code == 200
+    after = Invitation.objects.values().get(pk=invitation.pk)
+    assert after["uses"] == 2
+    audit = AuditEvent.objects.get(action="token.issue")
+    assert after["last_used_at"] is not None and abs(after["last_used_at"] - audit.created_at) < timedelta(seconds=5)
+    assert {k: v for k, v in after.items() if k not in ("uses", "last_used_at")} == {
+        k: v for k, v in before.items() if k not in ("uses", "last_used_at")
+    }
+
+
+def a_room(kind: str):
+    """An open room (on PostgreSQL a redemption writes with one statement) or a scheduled room
+    inside its early-join allowance (the use, the audit row and the opening in one transaction)."""
+    if kind == "open":
+        return RoomFactory()
+    opens = timezone.now() + timedelta(minutes=1)
+    return RoomFactory(status=RoomStatus.SCHEDULED, opens_at=opens, closes_at=opens + timedelta(hours=1))
+
+
+ROOM_KINDS = ["open", "scheduled"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [({"revoked_at": timezone.now()}, "link_revoked"), ({"uses": 1}, "link_exhausted")],
+    ids=["revoked", "used-up"],
+)
+def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(
+    anon_client, monkeypatch, change, code, room_kind
+):
+    """The conditional UPDATE decides, not the state read by the lookup."""
+    import tokens.services
+
+    invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
+    check = tokens.services.room_assert_joinable
+
+    def meanwhile(**kwargs):
+        Invitation.objects.filter(pk=invitation.pk).update(**change)
+        check(**kwargs)
+
+    monkeypatch.setattr(tokens.services, "room_assert_joinable", meanwhile)
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == code
+    assert Invitation.objects.get(pk=invitation.pk).uses == (1 if "uses" in change else 0)
+    assert not AuditEvent.objects.filter(action="token.issue").exists()
+    assert Room.objects.get(pk=invitation.room_id).status == invitation.room.status  # a scheduled room stays so
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_concurrent_redemptions_never_exceed_max_uses(anon_client, room_kind):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    invitation = InvitationFactory(max_uses=3, room=a_room(room_kind))
+
+    def attempt(n):
+        try:
+            response = join(anon_client, invitation.secret, REMOTE_ADDR=f"10.0.0.{n}")
+            return response.status_code, response.json().get("error", {}).get("code")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    assert sorted(outcomes, key=str) == [(200, None)] * 3 + [(410, "link_exhausted")] * 5
+    assert Invitation.objects.get(pk=invitation.pk).uses == 3
+    assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 3
+
+
+@pytest.mark.django_db
+def test_without_an_audit_row_no_token_leaves_and_no_use_is_counted(anon_client, monkeypatch):
+    from django.db import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("audit table unavailable")
+
+    monkeypatch.setattr("core.services.insert_row", refuse)
+    invitation = InvitationFactory(max_uses=1)
+    response = join(anon_client, invitation.secret)
+    assert response.status_code == 503
+    assert "token" not in response.json()
+    assert Invitation.objects.get(pk=invitation.pk).uses == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_a_use_is_counted_only_together_with_its_audit_row(anon_client, monkeypatch, room_kind):
+    """The database refuses the audit row (NOT NULL): the counted use goes with it, no token leaves."""
+    from django.db import IntegrityError
+
+    import tokens.services
+
+    make_event = tokens.services.audit_event
+
+    def unwritable_event(**kwargs):
+        event = make_event(**kwargs)
+        event.actor_type = None
+        return event
+
+    monkeypatch.setattr(tokens.services, "audit_event", unwritable_event)
+    invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
+    with pytest.raises(IntegrityError):
+        join(anon_client, invitation.secret)
+    assert Invitation.objects.get(pk=invitation.pk).uses == 0
+    assert not AuditEvent.objects.filter(action="token.issue").exists()
+    assert Room.objects.get(pk=invitation.room_id).status == invitation.room.status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("room_kind", ROOM_KINDS)
+def test_statements_of_a_redemption(anon_client, room_kind):
+    """PostgreSQL: the lookup, then the counted use with its audit row in one statement (no
+    BEGIN/COMMIT). A scheduled room, or SQLite: the use, the row and the opening in a transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    invitation = InvitationFactory(room=a_room(room_kind))
+    with CaptureQueriesContext(connection) as queries:
+        assert join(anon_client, invitation.secret).status_code == 200
+    statements = [query["sql"].split()[0].upper() for query in queries]
+    if connection.vendor == "postgresql" and room_kind == "open":
+        assert statements == ["SELECT", "WITH"]
+    else:
+        # Inside the test's transaction BEGIN/COMMIT are savepoints.
+        assert statements[0] == "SELECT" and "UPDATE" in statements and "INSERT" in statements
+        assert statements.count("UPDATE") == (2 if room_kind == "scheduled" else 1)
+    assert Invitation.objects.get(pk=invitation.pk).uses == 1
+    assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 1

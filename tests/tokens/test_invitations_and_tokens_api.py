@@ -118,3 +118,28 @@ def test_no_link_for_a_closed_room(app_client):
     )
     assert response.status_code == 410
     assert response.json()["error"]["code"] == "room_closed"
+
+
+@pytest.mark.parametrize("scheduled", [False, True], ids=["open", "scheduled"])
+def test_a_token_writes_its_audit_row_with_one_statement_unless_it_also_opens_the_room(app_client, scheduled):
+    """The audit INSERT alone is atomic by itself: no transaction block around it. A scheduled
+    room inside its early-join allowance is opened in the same transaction as the row."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    opens = timezone.now() + timedelta(minutes=1)
+    window = {"status": RoomStatus.SCHEDULED, "opens_at": opens, "closes_at": opens + timedelta(hours=1)}
+    room = RoomFactory(application=app_client.application, **(window if scheduled else {}))
+    with CaptureQueriesContext(connection) as queries:
+        response = app_client.post(
+            f"/api/v1/rooms/{room.pk}/tokens", {"identity": "u", "display_name": "U", "role": "guest"}, format="json"
+        )
+    assert response.status_code == 200
+    writes = [q["sql"].split()[0].upper() for q in queries if not q["sql"].upper().startswith("SELECT")]
+    # Inside the test's own transaction, a transaction block shows as SAVEPOINT ... RELEASE.
+    assert writes == (["SAVEPOINT", "INSERT", "UPDATE", "RELEASE"] if scheduled else ["INSERT"])
+    room.refresh_from_db()
+    assert room.status == RoomStatus.OPEN
+    assert AuditEvent.objects.filter(action="token.issue", object_id=str(room.pk)).count() == 1
