@@ -174,9 +174,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROK
     VAR_DIR.mkdir(exist_ok=True)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# A connection that worked less than this many seconds ago is reused without a health check
-# (core/dbbackend, PostgreSQL); 0 checks before every request and task, as CONN_HEALTH_CHECKS does.
-DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=0.25)
+# A connection that worked less than this many seconds ago, and whose socket shows nothing from
+# the server, is reused without a health check (core/dbbackend, PostgreSQL); 0 checks before every
+# request and task, as CONN_HEALTH_CHECKS does.
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "core.dbbackend"  # Django's, checking only idle connections
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(

@@ -3,6 +3,8 @@ anyway fails one request and is then replaced (against the suite's real PostgreS
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 from celery.exceptions import Retry
@@ -10,6 +12,7 @@ from django.core.signals import request_finished, request_started
 from django.db import DatabaseError, OperationalError, connection
 
 import webhooks.tasks
+from core.dbbackend.base import DatabaseWrapper
 
 
 @pytest.fixture
@@ -39,8 +42,6 @@ def _request(sql: str = "SELECT 1") -> None:
 def test_postgresql_runs_on_the_idle_checking_backend():
     from django.db import connections
 
-    from core.dbbackend.base import DatabaseWrapper
-
     assert type(connections["default"]) is DatabaseWrapper
     assert connections["default"].vendor == "postgresql"
 
@@ -65,14 +66,34 @@ def test_an_idle_connection_is_pinged_before_reuse(pings, settings):
     assert pings == [1, 1]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_connection_broken_in_that_moment_fails_one_request_then_is_replaced(settings):
-    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 60
-    _request()
+def _terminate_our_backend() -> int:
     backend = connection.connection.info.backend_pid
     params = connection.get_connection_params()
     with psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if k != "cursor_factory"}) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    return backend
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_closed_is_noticed_without_a_round_trip_and_replaced(pings, settings):
+    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 60
+    _request()
+    pings.clear()
+    backend = _terminate_our_backend()  # what a restart does to every connection
+    time.sleep(0.2)  # the server's goodbye reaches our socket
+    _request()  # readable socket -> Django's ping -> a new connection; the request does not fail
+    assert pings == [1]
+    assert connection.connection.info.backend_pid != backend
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_broken_without_a_word_fails_one_request_then_is_replaced(monkeypatch, settings):
+    settings.DATABASE_HEALTH_CHECK_IDLE_SECONDS = 60
+    _request()
+    backend = _terminate_our_backend()
+    time.sleep(0.2)
+    # As if the network path had gone and the server's goodbye never arrived.
+    monkeypatch.setattr(DatabaseWrapper, "_server_said_something", lambda self: False)
     with pytest.raises(DatabaseError):
         _request()  # trusted without a ping, so this one request fails (the API answers 503)
     assert connection.connection is None  # dropped when that request ended

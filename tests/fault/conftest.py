@@ -405,6 +405,8 @@ class Stack:
             for eid, r in rows.items()
             if (r["status"], r["attempts"]) != ("done", 1)
         }
+        if wrong:  # the worker's log says why an attempt failed
+            print("worker log (tail):\n" + self.worker.log()[-6000:])
         assert not wrong, f"events not done exactly once (status, attempts, error): {wrong}"
         sessions = self.participant_counts(sids)
         assert set(sessions.values()) == {1}, f"participant sessions per sid: {sessions}"
