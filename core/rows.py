@@ -170,9 +170,6 @@ class Table(Generic[M]):
             row = cursor.fetchone()
         if row is None:
             return None
-        return self.instance(row)
-
-    def instance(self, row) -> M:
         return self.rows.read(connections[DEFAULT_DB_ALIAS], row)[0]
 
     def insert(self, obj: M) -> bool:
@@ -194,15 +191,6 @@ class Table(Generic[M]):
         with connection.cursor() as cursor:
             cursor.execute(self._update_sql(connection.vendor, names), [*values, self.param(self.pk.name, obj.pk)])
             return cursor.rowcount
-
-
-def writable_fields(model: type[models.Model], *, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Every concrete field but the primary key and creation time: a full-row UPDATE."""
-    return tuple(
-        f.name
-        for f in model._meta.concrete_fields
-        if not f.primary_key and not getattr(f, "auto_now_add", False) and f.name not in exclude
-    )
 
 
 @cache

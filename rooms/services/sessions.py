@@ -24,11 +24,6 @@ from tokens.models import Invitation
 logger = logging.getLogger(__name__)
 
 
-class ConcurrentChange(Exception):
-    """A row appeared between our look-up and our insert: someone wrote to the room without its
-    lock. Retrying the event (idempotent) applies it on top of that row."""
-
-
 def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
     """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
     the loser of the insert (ON CONFLICT DO NOTHING, no savepoint) then locks the winner's row."""
@@ -52,20 +47,16 @@ def _upsert(
 ):
     """Write what an event says about one row (`fill(row, fresh)`), creating the row if missing,
     in as few statements as possible: an INSERT when the row is new (tried first when the event
-    usually introduces it), else a locked read and an UPDATE of the fields that changed."""
+    usually introduces it), else a locked read and an UPDATE of the fields that changed. As in
+    _lock_or_create, the loser of a concurrent insert merges into the winner's row."""
     rows = table(model)
-    if likely_new:
+    row = rows.get(lock=True, **lookup) if not likely_new else None
+    if row is None:
         row = model(**lookup, **defaults)
         fill(row, True)
         if rows.insert(row):
             return row
-    row = rows.get(lock=True, **lookup)
-    if row is None:
-        row = model(**lookup, **defaults)
-        fill(row, True)
-        if not rows.insert(row):
-            raise ConcurrentChange(f"{model.__name__} {lookup} appeared while the room was locked")
-        return row
+        row = rows.get(lock=True, **lookup)
     before = [getattr(row, name) for name in rows.attnames]
     fill(row, False)
     changed = [name for name, old in zip(rows.attnames, before, strict=True) if getattr(row, name) != old]
