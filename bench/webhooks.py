@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 import dbstats
 import loadgen
+import profiling
 import psycopg
 from cpu import CpuMeter, wait_for_quiet
 from stack import REPO_ROOT, Stack, _venv_tool
@@ -52,6 +53,9 @@ def parse_args(argv):
     parser.add_argument("--lag-seconds", type=float, default=10.0)
     parser.add_argument("--pool", default="prefork", help="Celery pool of the one worker process (prefork, solo)")
     parser.add_argument("--ingest-only", action="store_true", help="measure the ingest phase alone")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample gunicorn during ingest with py-spy (perturbs figures)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "webhooks.json")
     return parser.parse_args(argv)
@@ -191,8 +195,15 @@ def run(args) -> dict:
         )
         counters.reset()
         cpu.start()
+        if args.profile:
+            raw = args.output.parent / "profile-webhook-ingest.txt"
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            recorder = profiling.start_recording(pid=gunicorn.process.pid, seconds=args.duration, output=raw)
         ingest = loadgen.run_wrk(wrk, measured)
         ingest["cpu"] = {**cpu.stop(requests=ingest["requests"]), "machine_busy_percent_before": busy_before}
+        if args.profile:
+            profiling.finish_recording(recorder, args.duration)
+            ingest["profile"] = {"raw": str(raw), **profiling.summarise(raw, top=40)}
         ingest.update(counters.per_request(ingest["requests"]))
         with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
             stored = conn.execute(POLL).fetchone()[0]
@@ -270,6 +281,14 @@ def report(result: dict) -> None:
         f"   target {TARGETS['ingest']}"
     )
     _print_cpu(ingest["cpu"], "gunicorn")
+    if ingest.get("profile"):
+        profile = ingest["profile"]
+        samples = profile["samples"]
+        print(f"            profile of gunicorn ({samples} samples, figures perturbed): inclusive, then self")
+        for row in profile["inclusive"][:40]:
+            print(f"            {row['percent']:>6.1f}%  {row['frame']}")
+        for row in profile["self"][:15]:
+            print(f"            {row['percent']:>6.1f}%  {row['frame']}")
     if processing is None:
         return
     print(

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
+from config.celery import publish_task
 from core.rows import ModelRows, table
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile
@@ -81,7 +82,7 @@ _INSERT_EVENT = (
 )
 
 
-def inbound_events_enqueue(*, event_ids: Iterable[int], countdown: float | None = None) -> int:
+def inbound_events_enqueue(*, event_ids: Iterable[int]) -> int:
     """Publish one processing task per id without ever failing or hanging the caller: the
     broker's socket timeouts bound each publish, and a failure leaves the row for the sweeper."""
     from webhooks.tasks import process_inbound_event
@@ -89,7 +90,7 @@ def inbound_events_enqueue(*, event_ids: Iterable[int], countdown: float | None 
     sent = 0
     for event_id in event_ids:
         try:
-            process_inbound_event.apply_async((event_id,), countdown=countdown, retry=False)
+            publish_task(process_inbound_event, (event_id,))  # apply_async's own message, cheaper
             sent += 1
         except Exception as exc:  # any broker failure: the row stays pending and is swept later
             logger.warning("enqueue failed event=%s error=%s; left for the sweeper", event_id, type(exc).__name__)

@@ -61,17 +61,23 @@ def _visible_elsewhere(pk: int) -> bool:
 
 @pytest.fixture
 def sends():
-    """Every task publish (Task.apply_async) recorded, none sent; for the processing task, also
-    whether its row was visible to another connection at the moment of sending."""
+    """Every task publish (Task.apply_async, and publish_task for the doorbell) recorded, none
+    sent; for the processing task, also whether its row was visible to another connection at the
+    moment of sending."""
     recorded: list[tuple[int, bool]] = []
+    calls = mock.Mock()
 
     def record(task, args=None, kwargs=None, **options):
+        calls(task.name, args)
         if task.name == PROCESS_TASK:
             (event_id,) = args
             recorded.append((event_id, _visible_elsewhere(event_id)))
 
-    with mock.patch("celery.app.task.Task.apply_async", autospec=True, side_effect=record) as apply_async:
-        yield SimpleNamespace(recorded=recorded, mock=apply_async)
+    with (
+        mock.patch("celery.app.task.Task.apply_async", autospec=True, side_effect=record),
+        mock.patch("webhooks.services.publish_task", autospec=True, side_effect=record),
+    ):
+        yield SimpleNamespace(recorded=recorded, mock=calls)
 
 
 def test_c3_store_in_a_transaction_that_rolls_back_sends_nothing(transactional_db, sends):
