@@ -184,12 +184,22 @@ def _publisher() -> _RedisPublisher | None:
         url = conf.broker_url or ""
         fast = (
             url.startswith(("redis://", "rediss://"))
-            and not conf.broker_transport
+            and _is_plain_redis(Connection(url, transport=conf.broker_transport).transport_cls)
             and not options.get("global_keyprefix")
         )
         _publisher_by_pid.clear()
         _publisher_by_pid[pid] = _RedisPublisher(url, options) if fast else None
     return _publisher_by_pid[pid]
+
+
+def _is_plain_redis(transport) -> bool:
+    """kombu's Redis transport (or config.broker's), not Sentinel or anything else."""
+    from kombu.transport import redis as kombu_redis
+    from kombu.transport import resolve_transport
+    from kombu.utils.imports import symbol_by_name
+
+    cls = symbol_by_name(resolve_transport(transport)) if isinstance(transport, str) else transport
+    return issubclass(cls, kombu_redis.Transport) and not issubclass(cls, kombu_redis.SentinelTransport)
 
 
 def publish_task(task, args: tuple) -> None:

@@ -71,6 +71,11 @@ CONVENE_EVENT_RETRY_BASE_SECONDS = env.float("CONVENE_EVENT_RETRY_BASE_SECONDS",
 CONVENE_EVENT_RETRY_MAX_SECONDS = env.float("CONVENE_EVENT_RETRY_MAX_SECONDS", default=300.0)
 CONVENE_EVENT_SWEEP_AFTER_SECONDS = env.int("CONVENE_EVENT_SWEEP_AFTER_SECONDS", default=30)
 CONVENE_EVENT_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_EVENT_SWEEP_INTERVAL_SECONDS", default=30)
+# Processing an event commits without waiting for its WAL flush (PostgreSQL, that transaction
+# only) unless it queued work for after the commit: if the server crashes within the next ~0.6 s,
+# the event is pending again and the sweeper has it reprocessed. The webhook itself is always
+# stored with a synchronous commit. webhooks/services.py inbound_event_process.
+CONVENE_EVENT_ASYNC_COMMIT = env.bool("CONVENE_EVENT_ASYNC_COMMIT", default=True)
 CONVENE_RECONCILE_INTERVAL_SECONDS = env.int("CONVENE_RECONCILE_INTERVAL_SECONDS", default=300)
 CONVENE_NO_SHOW_GRACE_MINUTES = env.int("CONVENE_NO_SHOW_GRACE_MINUTES", default=15)
 
@@ -168,6 +173,8 @@ TEMPLATES = [
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 CELERY_BROKER_URL_IS_EMBEDDED = CELERY_BROKER_URL.startswith("filesystem://")
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, without a client object per command
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convene.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROKER_URL_IS_EMBEDDED:

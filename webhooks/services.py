@@ -121,10 +121,16 @@ def inbound_event_process(*, event_id: int) -> str:
                 # PostgreSQL has not yet dropped) and still pending: try again shortly.
                 pending = InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).exists()
                 return Outcome.BUSY if pending else Outcome.SKIPPED
+            queued_before = len(connection.run_on_commit)
             outcome, note = _apply(row, room)
             # The row is locked by this transaction, so attempts + 1 cannot race.
             row.status, row.attempts, row.processed_at, row.last_error = outcome, row.attempts + 1, timezone.now(), note
-            events.update(row, ["status", "attempts", "processed_at", "last_error"])
+            # Redone if lost: a server crash right after an asynchronous commit leaves the row
+            # pending for the sweeper, and the stored webhook was committed synchronously. Not
+            # when something outside the database follows the commit: a task queued on commit
+            # (the consent gate's provider stop, which comes with its audit row, is one).
+            relax = settings.CONVENE_EVENT_ASYNC_COMMIT and len(connection.run_on_commit) == queued_before
+            events.update(row, ["status", "attempts", "processed_at", "last_error"], commit_async=relax)
             return outcome
     except Exception as exc:
         return _record_failure(event_id, exc)

@@ -82,6 +82,38 @@ def test_update_writes_only_the_named_fields(app_client):
     assert stored.updated_at > before
 
 
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_may_let_its_transaction_commit_without_waiting_for_the_flush(app_client):
+    assert connection.vendor == "postgresql", "a PostgreSQL setting (make test runs on PostgreSQL)"
+    room = RoomFactory(application=app_client.application)
+    session = CallSession.objects.create(room=room, provider_session_id="RM_3", started_at=T0, last_seen_at=T0)
+    sessions = table(CallSession)
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")  # production's default (the suite's server runs with off)
+    try:
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            session.last_seen_at = T0 + timedelta(minutes=1)
+            assert sessions.update(session, ["last_seen_at"], commit_async=True) == 1  # the UPDATE's own count
+            assert _synchronous_commit() == "off"
+        assert len(queries) == 2  # the SET travelled with the UPDATE, in one round trip
+        assert _synchronous_commit() == "on"  # SET LOCAL: that transaction only
+        assert CallSession.objects.get(pk=session.pk).last_seen_at == T0 + timedelta(minutes=1)
+        with transaction.atomic():
+            sessions.update(session, ["last_seen_at"])
+            assert _synchronous_commit() == "on"
+        sessions.update(session, ["last_seen_at"], commit_async=True)  # autocommit: nothing to relax
+        assert _synchronous_commit() == "on"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_lock_and_skip_locked_statements(app_client):
     room = RoomFactory(application=app_client.application)
