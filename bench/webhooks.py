@@ -52,6 +52,12 @@ def parse_args(argv):
     parser.add_argument("--lag-rate", type=float, default=100.0, help="events/s posted in the lag phase")
     parser.add_argument("--lag-seconds", type=float, default=10.0)
     parser.add_argument("--pool", default="prefork", help="Celery pool of the one worker process (prefork, solo)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="pool processes of the one Celery worker (1: the per-process figure; the Procfile runs 2)",
+    )
     parser.add_argument("--ingest-only", action="store_true", help="measure the ingest phase alone")
     parser.add_argument(
         "--profile", action="store_true", help="sample gunicorn during ingest with py-spy (perturbs figures)"
@@ -97,7 +103,7 @@ def write_items(events, path: Path) -> None:
     path.write_text("".join(f"{auth}\t{body.decode()}\n" for auth, body in events))
 
 
-def start_worker(stack: Stack, log_path: Path, pool: str) -> subprocess.Popen:
+def start_worker(stack: Stack, log_path: Path, pool: str, concurrency: int = 1) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [
@@ -105,7 +111,7 @@ def start_worker(stack: Stack, log_path: Path, pool: str) -> subprocess.Popen:
                 "-A",
                 "config",
                 "worker",
-                "--concurrency=1",
+                f"--concurrency={concurrency}",
                 f"--pool={pool}",
                 "--loglevel=WARNING",
                 "--without-heartbeat",
@@ -213,7 +219,7 @@ def run(args) -> dict:
         if args.quiet_wait > 0:
             wait_for_quiet(max_wait_seconds=args.quiet_wait)
         counters.reset()
-        worker = start_worker(stack, work / "worker.log", args.pool)
+        worker = start_worker(stack, work / "worker.log", args.pool, args.concurrency)
         cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
         cpu.start()
         try:
@@ -261,6 +267,7 @@ def _result(args, ingest: dict, stored: int, processing: dict | None, lags: list
         if lags is None
         else {"rate_events_per_second": args.lag_rate, "events": len(lags), **percentiles(lags)},
         "gunicorn_workers": args.workers,
+        "concurrency": args.concurrency,
         "connections": args.connections,
         "nproc": os.cpu_count(),
     }
@@ -292,7 +299,8 @@ def report(result: dict) -> None:
     if processing is None:
         return
     print(
-        f"processing  {processing['events']} events in {processing['seconds']} s by 1 worker process:"
+        f"processing  {processing['events']} events in {processing['seconds']} s by 1 worker"
+        f" ({result['concurrency']} pool process{'es' if result['concurrency'] > 1 else ''}):"
         f" {processing['events_per_second_per_worker']} events/s, {processing.get('db_queries_per_request')}"
         f" SQL/event   target {TARGETS['processing']}"
     )
