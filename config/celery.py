@@ -61,9 +61,9 @@ def _drop_unusable_database_connections(task=None, **kwargs) -> None:
 # published with positional arguments and default options to a Redis broker, `publish_task`
 # sends the very message Celery builds (the template is taken from Celery itself, below) with one
 # LPUSH, changing only what differs per message: the task id, the delivery tag and the arguments.
-# Any other case (an eager or embedded broker, a countdown, a key prefix, a priority, an exchange
-# that routes through bindings) goes through apply_async. tests/core/test_publish.py holds the
-# two messages side by side.
+# Any other case (eager mode, a broker other than plain redis://, a key prefix, a priority, a
+# result to keep, an exchange that routes through bindings) goes through apply_async.
+# tests/core/test_publish.py holds the two messages side by side.
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def _publisher() -> _RedisPublisher | None:
         options = conf.broker_transport_options or {}
         url = conf.broker_url or ""
         fast = (
-            url.startswith(("redis://", "rediss://"))
+            url.startswith("redis://")  # not rediss://: kombu's TLS options (broker_use_ssl) are not ours to copy
             and _is_plain_redis(Connection(url, transport=conf.broker_transport).transport_cls)
             and not options.get("global_keyprefix")
         )

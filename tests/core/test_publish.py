@@ -144,3 +144,25 @@ def test_after_a_redis_restart_the_next_publish_goes_through():
         assert [json.loads(m)["headers"]["argsrepr"] for m in queued] == ["(2,)"]  # a restart empties Redis here
     finally:
         server.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("rediss://127.0.0.1:9/0", {}),  # TLS: kombu's broker_use_ssl applies, not our connection
+        ("sentinel://127.0.0.1:9", {}),
+        ("filesystem://", {}),
+        ("redis://127.0.0.1:9/0", {"global_keyprefix": "convene:"}),
+    ],
+)
+def test_other_brokers_go_through_apply_async(url, options, monkeypatch):
+    before = app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = url, None, options
+    monkeypatch.setattr(celery_config, "_publisher_by_pid", {})
+    try:
+        assert celery_config._publisher() is None
+        with mock.patch.object(process_inbound_event, "apply_async") as apply_async:
+            publish_task(process_inbound_event, (3,))
+        assert apply_async.call_args == mock.call((3,), retry=False)
+    finally:
+        app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = before
