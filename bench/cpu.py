@@ -13,7 +13,10 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 def _process_table() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds used so far)."""
+    """pid -> (parent pid, CPU seconds used so far by the process and by its children that have
+    ended and been waited for). Counting the waited-for children keeps what a short-lived process
+    used: a database backend that ends inside the window (CONN_MAX_AGE recycles the Celery
+    worker's connection every minute) is added to the postmaster when the postmaster reaps it."""
     table = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -23,8 +26,8 @@ def _process_table() -> dict[int, tuple[int, float]]:
         except OSError:  # the process ended while we looked
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
-        # After the command name: state, ppid, ..., utime and stime are the 12th and 13th.
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND)
+        # After the command name: state, ppid, ...; utime, stime, cutime and cstime are the 12th to 15th.
+        table[int(entry.name)] = (int(fields[1]), sum(int(value) for value in fields[11:15]) / TICKS_PER_SECOND)
     return table
 
 
@@ -73,10 +76,10 @@ class CpuMeter:
 
     def stop(self, *, requests: int) -> dict:
         after, before = self._sample(), self.before
-        # Per process, so that a process ending in the window (a database backend) cannot make a
-        # tree's total go down; what such a process used in the window is lost (a small undercount).
+        # A tree's members after minus its members before: a process that ended in the window
+        # leaves its part before (subtracted) and its whole (added to its parent when reaped).
         used = {
-            name: sum(seconds - before["trees"][name].get(pid, 0.0) for pid, seconds in processes.items())
+            name: sum(processes.values()) - sum(before["trees"][name].values())
             for name, processes in after["trees"].items()
         }
         used["generator"] = after["generator"] - before["generator"]
