@@ -8,6 +8,9 @@ column names come from the models' metadata, values are bound parameters prepare
 fields (`get_db_prep_value` / `get_db_prep_save`), and rows come back as model instances the way
 the ORM makes them: the backend's and the fields' converters, then `Model.from_db`. The statements
 are plain SQL that PostgreSQL and SQLite both run. Anything else stays with the ORM.
+
+On PostgreSQL the statements run on a prepared cursor (`prepared_cursor()`, core.dbbackend):
+parsed and planned once per connection, then only executed.
 """
 
 from __future__ import annotations
@@ -105,6 +108,15 @@ def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] 
     return True
 
 
+def prepared_cursor(using=None):
+    """A cursor for fixed statements with bound values: prepared once per connection on
+    PostgreSQL (core.dbbackend, unless DATABASE_PREPARED_STATEMENTS is off), a plain cursor on
+    any other backend."""
+    conn = connections[using] if using else connection
+    make = getattr(conn, "prepared_cursor", None)
+    return make() if make is not None else conn.cursor()
+
+
 class Table(Generic[M]):
     """Single-table statements for one model, built once per shape: a row by equality lookups
     (optionally ordered, locked, SKIP LOCKED), an INSERT that yields to a unique constraint, and
@@ -148,10 +160,14 @@ class Table(Generic[M]):
         )
 
     @cache  # noqa: B019
-    def _update_sql(self, vendor: str, names: tuple[str, ...]) -> str:
+    def _update_sql(self, vendor: str, names: tuple[str, ...], commit_async: bool) -> str:
         q = connection.ops.quote_name
         sets = ", ".join(f"{q(self.by_name[n].column)} = %s" for n in names)
-        return f"UPDATE {q(self.table)} SET {sets} WHERE {q(self.pk.column)} = %s"  # noqa: S608
+        sql = f"UPDATE {q(self.table)} SET {sets} WHERE {q(self.pk.column)} = %s"  # noqa: S608
+        if commit_async:
+            # set_config(..., is_local => true) is SET LOCAL, done by the same statement.
+            sql += " RETURNING set_config('synchronous_commit', 'off', true)"
+        return sql
 
     # --- operations ---------------------------------------------------------------------
 
@@ -165,7 +181,7 @@ class Table(Generic[M]):
         """The first row equal on every lookup field (`room=room` or `room_id=...`), or None."""
         names = tuple(lookup)
         sql = self._select_sql(connection.vendor, names, order_by, lock, skip_locked)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, [self.param(n, v) for n, v in lookup.items()])
             row = cursor.fetchone()
         if row is None:
@@ -176,7 +192,7 @@ class Table(Generic[M]):
         """INSERT the new instance unless a unique constraint already holds such a row (no
         savepoint, no exception): True when it was written."""
         values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(self._insert_sql(connection.vendor), values)
             written = cursor.fetchone() is not None
         if written:
@@ -187,32 +203,17 @@ class Table(Generic[M]):
         """UPDATE the named fields of a saved instance (auto_now fields are refreshed).
 
         commit_async: the current transaction's COMMIT will not wait for its WAL to reach disk
-        (PostgreSQL: SET LOCAL synchronous_commit TO OFF, sent with the UPDATE). Only for work
-        that is redone if a server crash loses it; elsewhere a no-op."""
+        (PostgreSQL: the UPDATE itself sets synchronous_commit to off for the transaction, when it
+        updates the row). Only for work that is redone if a server crash loses it; elsewhere a
+        no-op."""
         fields = [self.by_name[n] for n in names]
         names = tuple(f.name for f in fields)
         values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-        sql = self._update_sql(connection.vendor, names)
         relax = commit_async and connection.vendor == "postgresql" and connection.in_atomic_block
-        with connection.cursor() as cursor:
-            if relax and _client_side_binding(cursor):
-                # Client-side binding sends one simple query, which may hold two statements:
-                # the SET costs no extra round trip. The UPDATE's result comes first.
-                sql, relax = f"{sql}; {_ASYNC_COMMIT}", False
+        sql = self._update_sql(connection.vendor, names, relax)
+        with prepared_cursor() as cursor:
             cursor.execute(sql, [*values, self.param(self.pk.name, obj.pk)])
-            updated = cursor.rowcount
-            if relax:
-                cursor.execute(_ASYNC_COMMIT)
-            return updated
-
-
-_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
-
-
-def _client_side_binding(cursor) -> bool:
-    import psycopg  # PostgreSQL only
-
-    return isinstance(cursor.cursor, psycopg.ClientCursor)
+            return cursor.rowcount
 
 
 @cache

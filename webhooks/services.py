@@ -21,7 +21,7 @@ from django.utils import timezone
 
 import providers
 from config.celery import publish_task
-from core.rows import ModelRows, table
+from core.rows import ModelRows, prepared_cursor, table
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
@@ -49,7 +49,7 @@ def inbound_events_store(*, provider_name: str, body: bytes, events: list[Neutra
     now = timezone.now()
     # One event (LiveKit's case) is one statement, atomic by itself: no BEGIN/COMMIT round trips.
     atomic = transaction.atomic() if len(events) > 1 else contextlib.nullcontext()
-    with atomic, connection.cursor() as cursor:
+    with atomic, prepared_cursor() as cursor:
         for event in events:
             cursor.execute(
                 _INSERT_EVENT,
@@ -140,7 +140,7 @@ def _claim_with_room(event_id: int) -> tuple[InboundEvent | None, Room | None]:
     """The usual claim in one statement: the pending event, locked unless another session holds
     it (SKIP LOCKED), and the room it names, locked (waiting) so that one room's events apply one
     at a time. (None, None) when there is no such pair."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_claim_sql(connection.vendor), [event_id, InboundEventStatus.PENDING])
         found = cursor.fetchone()
     if found is None:

@@ -101,7 +101,7 @@ def test_update_may_let_its_transaction_commit_without_waiting_for_the_flush(app
             session.last_seen_at = T0 + timedelta(minutes=1)
             assert sessions.update(session, ["last_seen_at"], commit_async=True) == 1  # the UPDATE's own count
             assert _synchronous_commit() == "off"
-        assert len(queries) == 2  # the SET travelled with the UPDATE, in one round trip
+        assert len(queries) == 2  # the UPDATE set it itself: no statement of its own
         assert _synchronous_commit() == "on"  # SET LOCAL: that transaction only
         assert CallSession.objects.get(pk=session.pk).last_seen_at == T0 + timedelta(minutes=1)
         with transaction.atomic():

@@ -17,7 +17,7 @@ from webhooks.models import InboundEvent
 from webhooks.services import inbound_event_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
-RELAX = "SET LOCAL synchronous_commit TO OFF"
+RELAX = "set_config('synchronous_commit', 'off', true)"  # SET LOCAL, done by the UPDATE itself
 
 
 @pytest.fixture
