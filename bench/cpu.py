@@ -103,6 +103,16 @@ class CpuMeter:
         }
 
 
+def reference_loop_seconds(steps: int = 5_000_000) -> float:
+    """CPU seconds a fixed pure-Python loop takes right now: a yardstick for the machine's current
+    speed. On a shared host it drifts by a third or more within an hour for the same code; compare
+    figures from runs whose yardsticks are close, or scale by them."""
+    started, total = time.process_time(), 0
+    for step in range(steps):
+        total += step
+    return round(time.process_time() - started, 3)
+
+
 def wait_for_quiet(*, max_wait_seconds: float, busy_percent: float = 25.0) -> float:
     """Before a window, wait (bounded) until the machine is nearly idle: other people's work on a
     shared machine skews figures. Returns the last busy percentage seen (all cores)."""

@@ -29,7 +29,7 @@ import dbstats
 import loadgen
 import profiling
 import psycopg
-from cpu import CpuMeter, wait_for_quiet
+from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
 from stack import REPO_ROOT, Stack, _venv_tool
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -194,6 +194,7 @@ def run(args) -> dict:
 
         measured = load_for("a", args.events, args.duration)
         busy_before = wait_for_quiet(max_wait_seconds=args.quiet_wait) if args.quiet_wait > 0 else None
+        yardstick = reference_loop_seconds()
         if args.warmup > 0:  # first requests in each worker open connections and fill caches
             loadgen.run_wrk(wrk, load_for("w", max(1000, int(args.warmup * 1500)), args.warmup))
         cpu = CpuMeter(
@@ -206,7 +207,11 @@ def run(args) -> dict:
             raw.parent.mkdir(parents=True, exist_ok=True)
             recorder = profiling.start_recording(pid=gunicorn.process.pid, seconds=args.duration, output=raw)
         ingest = loadgen.run_wrk(wrk, measured)
-        ingest["cpu"] = {**cpu.stop(requests=ingest["requests"]), "machine_busy_percent_before": busy_before}
+        ingest["cpu"] = {
+            **cpu.stop(requests=ingest["requests"]),
+            "machine_busy_percent_before": busy_before,
+            "reference_loop_seconds": yardstick,
+        }
         if args.profile:
             profiling.finish_recording(recorder, args.duration)
             ingest["profile"] = {"raw": str(raw), **profiling.summarise(raw, top=40)}
@@ -218,6 +223,7 @@ def run(args) -> dict:
         # 2. processing by one worker process
         if args.quiet_wait > 0:
             wait_for_quiet(max_wait_seconds=args.quiet_wait)
+        yardstick = reference_loop_seconds()
         counters.reset()
         worker = start_worker(stack, work / "worker.log", args.pool, args.concurrency)
         cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
@@ -236,7 +242,7 @@ def run(args) -> dict:
                 "seconds": round(seconds, 2),
                 "events_per_second_per_worker": round(done / seconds, 1) if seconds else None,
             }
-            processing["cpu"] = worker_cpu
+            processing["cpu"] = {**worker_cpu, "reference_loop_seconds": yardstick}
             processing.update(counters.per_request(done))
             # 3. lag at a steady rate, worker running
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
@@ -316,7 +322,7 @@ def _print_cpu(cpu: dict, main_tree: str) -> None:
     print(
         f"            CPU % of one core: {shares}; machine {cpu['machine_busy_percent']}% busy"
         f" (before: {cpu.get('machine_busy_percent_before')}%); CPU/event: service (+PostgreSQL, Redis)"
-        f" {cpu['service_cpu_ms_per_request']:g} ms"
+        f" {cpu['service_cpu_ms_per_request']:g} ms; machine speed: reference loop {cpu['reference_loop_seconds']:g} s"
     )
     if cpu["percent_of_one_core"].get("other", 0) > 25:
         other = cpu["percent_of_one_core"]["other"]
