@@ -69,6 +69,15 @@ class ModelRows:
         return instances
 
 
+def prepared_cursor(using=None):
+    """A cursor for fixed statements with bound values: prepared once per connection on
+    PostgreSQL (core.dbbackend, unless DATABASE_PREPARED_STATEMENTS is off), a plain cursor on
+    any other backend."""
+    conn = connections[using] if using else connection
+    make = getattr(conn, "prepared_cursor", None)
+    return make() if make is not None else conn.cursor()
+
+
 def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] | None = None) -> bool:
     """INSERT an unsaved instance of a model with an auto primary key, as instance.save() would:
     every other concrete field, its value prepared by the field (get_db_prep_save); the new key is
@@ -98,7 +107,7 @@ def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] 
         )
         params = [*guard_params, *params]
     # As Model.save(): an error inside an atomic block marks it for rollback.
-    with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using=connection.alias), prepared_cursor(connection.alias) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -106,15 +115,6 @@ def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] 
     instance.pk = row[0]
     instance._state.adding, instance._state.db = False, connection.alias
     return True
-
-
-def prepared_cursor(using=None):
-    """A cursor for fixed statements with bound values: prepared once per connection on
-    PostgreSQL (core.dbbackend, unless DATABASE_PREPARED_STATEMENTS is off), a plain cursor on
-    any other backend."""
-    conn = connections[using] if using else connection
-    make = getattr(conn, "prepared_cursor", None)
-    return make() if make is not None else conn.cursor()
 
 
 class Table(Generic[M]):

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
-from core.rows import ModelRows
+from core.rows import ModelRows, prepared_cursor
 from rooms.models import Room
 from tokens.models import Invitation, hash_link_secret
 
@@ -45,7 +45,7 @@ def invitation_by_secret(*, secret: str) -> Invitation:
         f"INNER JOIN {quote(Application._meta.db_table)} a ON a.id = r.application_id "
         "WHERE i.secret_hash = %s"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor(db) as cursor:
         cursor.execute(sql, [hash_link_secret(secret)])
         row = cursor.fetchone()
     if row is None:

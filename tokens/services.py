@@ -17,6 +17,7 @@ from django.utils import timezone
 import providers
 from core.errors import Conflict, ConveneError, Gone
 from core.models import AuditEvent
+from core.rows import prepared_cursor
 from core.services import audit_event, audit_record, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError, ProviderNotFound
 from rooms.models import Room, RoomStatus
@@ -170,7 +171,7 @@ def _count_use_statement(*, invitation: Invitation, now: datetime, connection) -
 
 def _count_use(*, invitation: Invitation, now: datetime, connection) -> bool:
     sql, params = _count_use_statement(invitation=invitation, now=now, connection=connection)
-    with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(using=connection.alias), prepared_cursor(connection.alias) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone() is not None
 

@@ -1,5 +1,5 @@
-"""core.dbbackend's prepared cursors: the hot paths' statements (core.rows, the event claim and the
-webhook INSERT) are prepared once per PostgreSQL connection, read and write the same values as
+"""core.dbbackend's prepared cursors: the hot paths' statements (core.rows, the event claim, the
+webhook INSERT and join-link redemption) are prepared once per PostgreSQL connection, read and write the same values as
 Django's client-side binding, survive a failed transaction, and are not prepared when
 DATABASE_PREPARED_STATEMENTS is off."""
 
@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from core.models import AuditEvent
 from core.rows import prepared_cursor, table
 from rooms.models import CallSession, ParticipantSession, Room
-from tests.factories import RoomFactory
+from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import WebhookPoster, event_body, participant_info, room_info
+from tokens.models import Invitation
 from webhooks.models import InboundEvent
 from webhooks.services import inbound_event_process
 
@@ -94,6 +96,20 @@ def test_the_event_flow_runs_on_prepared_statements(app_client, client, settings
     assert any("FOR UPDATE OF e SKIP LOCKED FOR UPDATE OF r" in sql for sql in prepared), prepared
     assert any(sql.startswith('INSERT INTO "rooms_participantsession"') for sql in prepared), prepared
     assert ParticipantSession.objects.filter(call_session__provider_session_id="RM_prep").count() == 2
+
+
+def test_join_link_redemption_runs_on_prepared_statements(anon_client):
+    invitation = InvitationFactory(role="guest", identity="patient-9", max_uses=2)
+    connection.close()
+    statuses = [anon_client.post(f"/api/v1/join/{invitation.secret}").status_code for _ in range(3)]
+    assert statuses == [200, 200, 410]  # max_uses still holds: the counting UPDATE's condition
+    prepared = _prepared()
+    assert any(" WHERE i.secret_hash = $1" in sql for sql in prepared), prepared
+    assert any(sql.startswith("WITH guard AS (UPDATE tokens_invitation SET uses") for sql in prepared), prepared
+    assert Invitation.objects.get(pk=invitation.pk).uses == 2
+    rows = AuditEvent.objects.filter(action="token.issue", actor_type="link", actor_id=str(invitation.pk))
+    assert rows.count() == 2  # and the refused third redemption wrote none
+    assert all(row.application_id == invitation.room.application_id and row.ip for row in rows)
 
 
 def test_the_setting_turns_them_off(app_client, settings):
