@@ -32,14 +32,33 @@ import time
 from django.conf import settings
 from django.db.backends.postgresql import base, operations
 from django.db.backends.postgresql.psycopg_any import errors
+from psycopg import pq
 
 
 class PreparedCursor(base.ServerBindingCursor):
     """Server-side binding, and every statement prepared (psycopg names it and keeps it for the
-    connection's lifetime, up to its cache size)."""
+    connection's lifetime, up to its cache size).
+
+    A migration that changes the type of a column a prepared SELECT returns (a deploy's ALTER
+    COLUMN ... TYPE, run by another process) makes PostgreSQL refuse that statement from then on
+    ("cached plan must not change result type"). psycopg forgets its statements on a ROLLBACK, so
+    inside a transaction the failure happens once and the rollback mends it. Outside one nothing
+    would: there the statements are dropped (DEALLOCATE ALL, which psycopg notices) and the
+    statement, refused before it ran, is prepared and run again."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+        prepare = True if prepare is None else prepare
+        try:
+            return super().execute(query, params, prepare=prepare, binary=binary)
+        except errors.FeatureNotSupported as exc:
+            if not str(exc).startswith(_STALE_PLAN) or self.connection.info.transaction_status != _IDLE:
+                raise
+        super().execute("DEALLOCATE ALL", prepare=False)
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+_STALE_PLAN = "cached plan must not change result type"
+_IDLE = pq.TransactionStatus.IDLE
 
 
 class DatabaseOperations(operations.DatabaseOperations):

@@ -119,3 +119,37 @@ def test_the_setting_turns_them_off(app_client, settings):
     for _ in range(3):
         assert table(Room).get(pk=room.pk).pk == room.pk
     assert _prepared() == []
+
+
+def _alter_elsewhere(sql: str) -> None:
+    """A migration run by another process (a deploy) while this connection keeps its statements."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("prepare_threshold", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute(sql)
+
+
+def test_a_column_altered_under_a_prepared_statement_costs_no_request(app_client):
+    """PostgreSQL refuses to run a prepared SELECT whose result columns changed type ("cached plan
+    must not change result type"): the statement is prepared again, transparently outside a
+    transaction; inside one the transaction fails once and its rollback clears the statements."""
+    room = RoomFactory(application=app_client.application)
+    rooms = table(Room)
+    connection.close()
+    assert rooms.get(pk=room.pk).pk == room.pk  # prepared on this connection
+    _alter_elsewhere('ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar(201)')
+    try:
+        assert rooms.get(pk=room.pk).pk == room.pk  # autocommit: prepared again, no error
+        _alter_elsewhere('ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar(202)')
+        with pytest.raises(DatabaseError, match="cached plan must not change result type"), transaction.atomic():
+            rooms.get(pk=room.pk)
+        assert rooms.get(pk=room.pk).pk == room.pk  # the rollback cleared them
+        with transaction.atomic():
+            assert rooms.get(lock=True, pk=room.pk).pk == room.pk
+    finally:
+        connection.close()
+        length = Room._meta.get_field("external_id").max_length
+        _alter_elsewhere(f'ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar({length})')
