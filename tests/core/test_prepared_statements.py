@@ -143,6 +143,8 @@ def test_a_column_altered_under_a_prepared_statement_costs_no_request(app_client
     _alter_elsewhere('ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar(201)')
     try:
         assert rooms.get(pk=room.pk).pk == room.pk  # autocommit: prepared again, no error
+        _alter_elsewhere('ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar(203)')
+        assert rooms.get(pk=room.pk).pk == room.pk  # and again on the same connection
         _alter_elsewhere('ALTER TABLE rooms_room ALTER COLUMN "external_id" TYPE varchar(202)')
         with pytest.raises(DatabaseError, match="cached plan must not change result type"), transaction.atomic():
             rooms.get(pk=room.pk)
