@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.production_checks import insecure_url_reason, weak_secret_reason, webhook_key_problems
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -54,8 +56,12 @@ def _key_pairs(value: str) -> dict[str, str]:
 
 
 # Webhooks are accepted when signed with the main key or any extra "key:secret" pair (rotation).
-LIVEKIT_WEBHOOK_KEYS = {LIVEKIT_API_KEY: LIVEKIT_API_SECRET, **_key_pairs(secret("LIVEKIT_WEBHOOK_EXTRA_KEYS"))}
+LIVEKIT_WEBHOOK_EXTRA_KEYS = _key_pairs(secret("LIVEKIT_WEBHOOK_EXTRA_KEYS"))
+LIVEKIT_WEBHOOK_KEYS = {LIVEKIT_API_KEY: LIVEKIT_API_SECRET, **LIVEKIT_WEBHOOK_EXTRA_KEYS}
 
+# Keep the X-Request-ID a proxy in front sets (it must set or replace it on every request);
+# otherwise every request gets an id of Convene's own.
+CONVENE_TRUST_REQUEST_ID = env.bool("CONVENE_TRUST_REQUEST_ID", default=False)
 CONVENE_PUBLIC_URL = env.str("CONVENE_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
 CONVENE_JOIN_URL_TEMPLATE = env.str("CONVENE_JOIN_URL_TEMPLATE", default="{public_url}/join/{secret}")
 CONVENE_DEFAULT_PROVIDER = env.str("CONVENE_DEFAULT_PROVIDER", default="livekit")
@@ -132,6 +138,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from our own static files, not a CDN
+    "axes",
+    "corsheaders",
     "core",
     "providers",
     "rooms",
@@ -141,6 +150,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: it answers preflights for the join endpoints
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RequestIdMiddleware",
@@ -150,7 +160,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
+
+# Failed admin passwords are limited by django-axes: after CONVENE_ADMIN_LOGIN_FAILURE_LIMIT failures
+# for one username or from one client address, further attempts are refused (429) for the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("CONVENE_ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("CONVENE_ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.services.request_ip"  # the same client address as rate limits and audit
+
+# Browsers on other origins (a product's own front end) may call the public join endpoints only.
+CORS_ALLOWED_ORIGINS = env.list("CONVENE_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/v1/join/"
+CORS_ALLOW_METHODS = ("GET", "OPTIONS", "POST")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -170,13 +198,14 @@ TEMPLATES = [
     },
 ]
 
-REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+# URLs that carry passwords are secrets too: each may come from <NAME>_FILE.
+REDIS_URL = secret("REDIS_URL")
+CELERY_BROKER_URL = secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_URL_IS_EMBEDDED = CELERY_BROKER_URL.startswith("filesystem://")
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, without a client object per command
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convene.sqlite3'}")}
+DATABASES = {"default": env.db_url_config(secret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'convene.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROKER_URL_IS_EMBEDDED:
     VAR_DIR.mkdir(exist_ok=True)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -298,6 +327,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Rooms, join links and join tokens for WebRTC media servers (LiveKit).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -338,23 +370,38 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
 
 
-def _refuse_weak_production_settings() -> None:
-    """In production, a missing, default or short secret is a startup error, not a warning."""
+def _production_problems() -> list[str]:
+    """Each setting a production process must not run with, and what to set instead."""
     problems = []
-    if len(SECRET_KEY) < 50 or SECRET_KEY == DEV_SECRET_KEY or len(set(SECRET_KEY)) < 5:
-        problems.append("SECRET_KEY must be set to a random string of at least 50 characters")
+    if reason := weak_secret_reason(SECRET_KEY, min_length=50):
+        problems.append(f"SECRET_KEY must be {reason}")
     if not LIVEKIT_URL:
         problems.append("LIVEKIT_URL must be set")
+    for name, url in (("LIVEKIT_URL", LIVEKIT_URL), ("LIVEKIT_CLIENT_URL", LIVEKIT_CLIENT_URL)):
+        if url and (reason := insecure_url_reason(url)):
+            problems.append(f"{name} must be {reason}")
     if not LIVEKIT_API_KEY or LIVEKIT_API_KEY == DEV_LIVEKIT_API_KEY:
         problems.append("LIVEKIT_API_KEY must be set to your LiveKit API key (not the dev key)")
-    if len(LIVEKIT_API_SECRET) < 32 or LIVEKIT_API_SECRET == DEV_LIVEKIT_API_SECRET:
-        problems.append("LIVEKIT_API_SECRET must be set to a secret of at least 32 characters")
+    if reason := weak_secret_reason(LIVEKIT_API_SECRET, min_length=32):
+        problems.append(f"LIVEKIT_API_SECRET must be set to your LiveKit API secret: {reason}")
+    problems += webhook_key_problems(LIVEKIT_WEBHOOK_EXTRA_KEYS, dev_key=DEV_LIVEKIT_API_KEY, min_length=32)
     if RECORDING_STORAGE not in ("s3", "file"):
         problems.append("RECORDING_STORAGE must be s3 or file")
     if RECORDING_STORAGE == "s3" and not (RECORDING_S3_BUCKET and RECORDING_S3_SECRET_ACCESS_KEY):
         problems.append("RECORDING_STORAGE=s3 needs RECORDING_S3_BUCKET and its credentials")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under")
+    elif "*" in ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names Convene is served under, not '*'")
+    if any(insecure_url_reason(origin) for origin in CORS_ALLOWED_ORIGINS):
+        problems.append("each CONVENE_CORS_ALLOWED_ORIGINS entry must be an https:// origin (http only for localhost)")
+    return problems
+
+
+def _refuse_weak_production_settings() -> None:
+    """In production, a missing, default, weak or unsafe setting is a startup error, not a warning
+    (`manage.py check --deploy` fails the same way, since it loads these settings)."""
+    problems = _production_problems()
     if problems:
         raise ImproperlyConfigured("Refusing to start with DEBUG off: " + "; ".join(problems))
 

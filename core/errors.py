@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -65,6 +67,12 @@ class Forbidden(ConveneError):
     message = "You are not allowed to do this."
 
 
+class PayloadTooLarge(ConveneError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
 class ServiceUnavailable(ConveneError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "unavailable"
@@ -113,6 +121,8 @@ def _from_drf(exc: exceptions.APIException) -> tuple[str, str, dict[str, Any]]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: ConveneError and DRF's own exceptions into the one error shape."""
+    if isinstance(exc, RequestDataTooBig):  # DRF reads request.body, which enforces the limit
+        exc = PayloadTooLarge(details={"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
     if isinstance(exc, ConveneError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):

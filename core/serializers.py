@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 from rest_framework import serializers
 
 # Dates outside this range are refused: they mean nothing for a call, and arithmetic on them
@@ -61,10 +62,23 @@ class QueryFilterSerializer(StrictInputSerializer):
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time with an explicit offset (`Z` or `+01:00`), within a sane range. A time
+    without one (or a date alone) is refused rather than guessed to be UTC: a clinic that sends its
+    local wall-clock time would otherwise open the appointment hours off."""
+
+    default_error_messages = {
+        "timezone_required": "Must include a time zone offset (e.g. 2026-12-01T09:00:00Z or +01:00).",
+    }
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(MinValueValidator(EARLIEST))
         self.validators.append(MaxValueValidator(LATEST))
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("timezone_required")
+        return super().enforce_timezone(value)
 
 
 class JSONObjectField(serializers.JSONField):

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -48,6 +49,9 @@ from providers.livekit_convert import from_seconds, neutral_event, provider_reco
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# LiveKit signs each webhook with a token valid 5 minutes; allow clock skew, refuse longer ones.
+WEBHOOK_TOKEN_MAX_VALIDITY = 5 * 60 + 120
 
 _RETRYABLE_CODES = {"unavailable", "internal", "unknown", "deadline_exceeded", "resource_exhausted", "aborted"}
 
@@ -251,6 +255,9 @@ class LiveKitProvider(Provider):
             )
         except jwt.PyJWTError as exc:
             raise BadSignature(type(exc).__name__) from None
+        if not isinstance(claims["exp"], int | float) or claims["exp"] > time.time() + WEBHOOK_TOKEN_MAX_VALIDITY:
+            # LiveKit's tokens live 5 minutes; a longer one is a signed body replayable for its lifetime.
+            raise BadSignature("token valid for too long")
         expected = base64.b64encode(hashlib.sha256(body).digest()).decode()
         if not isinstance(claims["sha256"], str) or not hmac.compare_digest(claims["sha256"], expected):
             raise BadSignature("body hash mismatch")

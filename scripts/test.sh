@@ -24,7 +24,7 @@ if [ ! -d tests/node/node_modules/livekit-server-sdk ]; then
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-export DEBUG=false SECRET_KEY="test-$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" ALLOWED_HOSTS="*"
+export DEBUG=false SECRET_KEY="test-$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" ALLOWED_HOSTS="testserver,localhost,127.0.0.1,[::1]"
 export LIVEKIT_URL=http://127.0.0.1:9 LIVEKIT_API_KEY=testkey LIVEKIT_API_SECRET="test-secret-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')"
 export SECURE_SSL_REDIRECT=false PYTHONDONTWRITEBYTECODE=1
 set +e

@@ -19,24 +19,26 @@ from core.services import audit_record
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = {
     "DEBUG": "false",
-    "SECRET_KEY": "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz",
+    "SECRET_KEY": "q7Vb-Xw2_Lk9Rt4Zc1Hn8Jm5Pd3Gs6Fy0Ua-Ie7Ko2Wr9Tl4Bx1Nv8Mz5Qj3Ch6E",
     "ALLOWED_HOSTS": "convene.example",
     "LIVEKIT_URL": "https://project.livekit.cloud",
     "LIVEKIT_API_KEY": "APIabc123",
-    "LIVEKIT_API_SECRET": "s3cr3t" * 8,
+    "LIVEKIT_API_SECRET": "Zt4Wq9Lk2Xv7Rb1Nc8Hm5Jd3Pf6Gs0Ya4Ue7Io2Kr9T",
 }
 
 
-def load_settings(**overrides) -> subprocess.CompletedProcess:
+PRINT_LIVEKIT_KEY = "from django.conf import settings; print(settings.LIVEKIT_API_KEY)"
+
+
+def load_settings(code: str = PRINT_LIVEKIT_KEY, **overrides) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SECRET_KEY", "DEBUG"))}
     env.update(STRONG)
     env.update({k: v for k, v in overrides.items() if v is not None})
     for name, value in overrides.items():
         if value is None:
             env.pop(name, None)
-    code = "import django, json; django.setup(); from django.conf import settings; print(settings.LIVEKIT_API_KEY)"
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", "import django; django.setup(); " + code],
         cwd=ROOT,
         env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
@@ -62,6 +64,20 @@ def test_strong_production_settings_start():
         ("LIVEKIT_API_KEY", "devkey", "LIVEKIT_API_KEY"),
         ("LIVEKIT_URL", None, "LIVEKIT_URL"),
         ("ALLOWED_HOSTS", None, "ALLOWED_HOSTS"),
+        # Weak ones of the required length: repeated, sequential, or too few distinct characters.
+        ("SECRET_KEY", "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz", "SECRET_KEY"),
+        ("SECRET_KEY", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "SECRET_KEY"),
+        ("SECRET_KEY", "django-insecure-" + "Zt4Wq9Lk2Xv7Rb1Nc8Hm5Jd3Pf6Gs0Ya4Ue7Io2Kr9T", "SECRET_KEY"),
+        ("LIVEKIT_API_SECRET", "s3cr3t" * 8, "LIVEKIT_API_SECRET"),
+        ("LIVEKIT_API_SECRET", "ab" * 20, "LIVEKIT_API_SECRET"),
+        ("LIVEKIT_WEBHOOK_EXTRA_KEYS", "devkey:secret", "LIVEKIT_WEBHOOK_EXTRA_KEYS"),
+        ("LIVEKIT_WEBHOOK_EXTRA_KEYS", "oldkey:short", "LIVEKIT_WEBHOOK_EXTRA_KEYS"),
+        ("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS"),
+        ("ALLOWED_HOSTS", "convene.example,*", "ALLOWED_HOSTS"),
+        ("LIVEKIT_URL", "http://livekit.example:7880", "LIVEKIT_URL"),
+        ("LIVEKIT_URL", "ws://livekit.example", "LIVEKIT_URL"),
+        ("LIVEKIT_CLIENT_URL", "ws://livekit.example", "LIVEKIT_CLIENT_URL"),
+        ("CONVENE_CORS_ALLOWED_ORIGINS", "http://app.example", "CONVENE_CORS_ALLOWED_ORIGINS"),
     ],
 )
 def test_production_refuses_to_start_with_a_missing_default_or_short_secret(name, value, complaint):
@@ -70,6 +86,37 @@ def test_production_refuses_to_start_with_a_missing_default_or_short_secret(name
     assert "ImproperlyConfigured" in result.stderr and complaint in result.stderr
     if value:
         assert value not in result.stderr.replace(complaint, "") or len(value) < 8
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVEKIT_URL", "http://127.0.0.1:7880"),  # a LiveKit server on the same host: never leaves it
+        ("LIVEKIT_URL", "wss://project.livekit.cloud"),
+        ("LIVEKIT_WEBHOOK_EXTRA_KEYS", "APIold:Yd8Kq3Wz6Lx1Rv5Nb9Hc2Jm7Pf4Gt0Sa8Ue3Io6Kr1T"),
+        ("CONVENE_CORS_ALLOWED_ORIGINS", "https://app.example,http://localhost:3000"),
+    ],
+)
+def test_production_accepts_safe_values(name, value):
+    result = load_settings(**{name: value})
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_check_refuses_weak_settings_and_says_what_to_set():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SECRET_KEY", "DEBUG"))}
+    env.update({**STRONG, "ALLOWED_HOSTS": "*", "LIVEKIT_WEBHOOK_EXTRA_KEYS": "devkey:secret"})
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must list the host names" in result.stderr
+    assert "LIVEKIT_WEBHOOK_EXTRA_KEYS entry for key 'devkey' must be not the development key" in result.stderr
 
 
 def test_development_mode_defaults_to_livekit_dev_server_credentials():
@@ -82,7 +129,7 @@ def test_development_mode_defaults_to_livekit_dev_server_credentials():
 
 def test_secrets_can_come_from_files(tmp_path):
     secret_file = tmp_path / "lk_secret"
-    secret_file.write_text("f" * 40 + "\n")
+    secret_file.write_text("Xr5Tq8Lw1Zk4Vb7Nh2Jc9Mf3Pd6Gy0Sa5Ue8Io1Kr4W\n")
     key_file = tmp_path / "lk_key"
     key_file.write_text("APIfromfile\n")
     result = load_settings(
@@ -90,6 +137,26 @@ def test_secrets_can_come_from_files(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "APIfromfile"
+
+
+def test_database_and_redis_urls_can_come_from_files(tmp_path):
+    (tmp_path / "db").write_text("postgres://convene:db-pass-from-file@db.internal:5432/convene\n")
+    (tmp_path / "redis").write_text("redis://:redis-pass-from-file@redis.internal:6379/0\n")
+    code = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['PASSWORD'], settings.REDIS_URL, settings.CELERY_BROKER_URL)"
+    )
+    result = load_settings(
+        code,
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        DATABASE_URL_FILE=str(tmp_path / "db"),
+        REDIS_URL_FILE=str(tmp_path / "redis"),
+    )
+    assert result.returncode == 0, result.stderr
+    password, redis_url, broker_url = result.stdout.split()
+    assert password == "db-pass-from-file"
+    assert redis_url == broker_url == "redis://:redis-pass-from-file@redis.internal:6379/0"
 
 
 def test_an_unreadable_secret_file_is_a_startup_error(tmp_path):

@@ -75,6 +75,19 @@ def _reserialized(body: bytes) -> bytes:
             ),
             id="expired",
         ),
+        pytest.param(
+            lambda body, s: sign_webhook(
+                body,
+                s.LIVEKIT_API_KEY,
+                s.LIVEKIT_API_SECRET,
+                valid_for=datetime(2100, 1, 1, tzinfo=UTC) - datetime.now(UTC),
+            ),
+            id="valid-until-2100",
+        ),
+        pytest.param(
+            lambda body, s: sign_webhook(body, s.LIVEKIT_API_KEY, s.LIVEKIT_API_SECRET, valid_for=timedelta(hours=1)),
+            id="valid-for-an-hour",
+        ),
     ],
 )
 def test_a_badly_signed_webhook_is_401_and_nothing_is_stored(webhooks, settings, forge):
