@@ -14,10 +14,12 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# What the embedded defaults write (SQLite, the file-system broker, the beat schedule, recordings).
+VAR_DIR = BASE_DIR / env.str("CONVENE_VAR_DIR", default="var")  # relative to the repository
 
 DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # what `livekit-server --dev` uses
@@ -178,7 +180,17 @@ if CELERY_BROKER_URL.startswith("redis://"):
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'convene.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROKER_URL_IS_EMBEDDED:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded mode writes from two processes at once (the web server and the worker). WAL lets
+    # readers and a writer proceed together; IMMEDIATE takes the write lock when a transaction
+    # starts, so it waits (up to `timeout` seconds) instead of failing with "database is locked"
+    # when a read inside it later turns into a write; synchronous=NORMAL is what WAL needs to be safe.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A connection that worked less than this many seconds ago, and whose socket shows nothing from
@@ -231,6 +243,10 @@ if CELERY_BROKER_URL_IS_EMBEDDED:
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        "control_folder": str(VAR_DIR / "celery-control"),  # kombu's default is ./control
+        # The worker looks at the folder this often once it has nothing to do, and again after each
+        # task (prefetch 1): kombu's default of 1 s made it one event a second.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
     # The visibility timeout must exceed the longest task and any countdown, or Redis hands an
