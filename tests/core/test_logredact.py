@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 
 import pytest
+from celery import signals
 
+import config.celery  # noqa: F401  (connects the signal handlers)
 from core.logredact import RedactSecrets, redact
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwYXRpZW50In0.c2lnbmF0dXJl-_x"
@@ -54,3 +57,16 @@ def test_the_filter_redacts_a_traceback_and_a_message_whose_format_is_broken():
     formatted = logging.Formatter("%(message)s").format(record)
     assert "Ab-_9xYz" not in formatted and "Cd-_8wVu" not in formatted
     assert "ValueError: cannot handle /join/[redacted]" in formatted
+
+
+def test_the_celery_worker_and_beat_log_handlers_redact_secrets():
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.celery_root_stand_in")
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.propagate = False
+    # What Celery sends once it has put its own handlers on the root logger (worker and beat).
+    signals.after_setup_logger.send(
+        sender=None, logger=logger, loglevel=logging.INFO, logfile=None, format="", colorize=False
+    )
+    logger.warning("task failed for %s", "/api/v1/join/Ab-_9xYz")
+    assert stream.getvalue() == "task failed for /api/v1/join/[redacted]\n"

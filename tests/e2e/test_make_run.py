@@ -62,6 +62,7 @@ class MakeRun:
         self.env.update(CONVENE_VAR_DIR=str(var_dir), PORT=str(self.port), PYTHONDONTWRITEBYTECODE="1")
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.absent_before: list[Path] = []
 
     def start(self) -> MakeRun:
         with open(self.log_path, "ab") as log:
@@ -116,15 +117,14 @@ class MakeRun:
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("make-run")
-    dot_env, control = REPO_ROOT / ".env", REPO_ROOT / "control"
-    before = {dot_env: dot_env.exists(), control: control.exists()}
+    outside_var = [REPO_ROOT / ".env", REPO_ROOT / "control"]  # what make run used to write
+    absent_before = [path for path in outside_var if not path.exists()]
     run = MakeRun(tmp / "var", tmp / "make-run.log").start()
+    run.absent_before = absent_before
     try:
         yield run
     finally:
         run.stop()
-    for path, existed in before.items():
-        assert existed or not path.exists(), f"make run created {path}"
 
 
 def _room_with_link(run: MakeRun) -> tuple[SimpleNamespace, str, str]:
@@ -206,7 +206,8 @@ def test_the_development_server_and_worker_log_no_secret(make_run):
     assert "/download?token=[redacted] HTTP/1.1" in log
 
 
-def test_the_embedded_mode_writes_only_under_its_var_directory(make_run):
+def test_the_embedded_mode_writes_only_under_its_var_directory_and_no_env_file(make_run):
+    assert [path for path in make_run.absent_before if path.exists()] == []
     written = {path.name for path in make_run.var_dir.iterdir()}
     assert {"convene.sqlite3", "celery-queue", "celery-control"} <= written, written
     assert any(name.startswith("celerybeat-schedule") for name in written), written
