@@ -42,6 +42,16 @@ def _freeze_startup_objects(**kwargs) -> None:
     gc.freeze()
 
 
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_secrets_in_logs(logger=None, **kwargs) -> None:
+    """Celery replaces the root logger's handlers with its own (worker and beat): they redact
+    secrets too, as settings.LOGGING's do (core/logredact.py)."""
+    from core.logredact import redact_handlers
+
+    redact_handlers(logger)
+
+
 @signals.task_prerun.connect
 def _drop_unusable_database_connections(task=None, **kwargs) -> None:
     """Before each task in a worker: close a connection that is broken or past CONN_MAX_AGE (a

@@ -16,10 +16,12 @@ from django.core.exceptions import ImproperlyConfigured
 from config.production_checks import insecure_url_reason, weak_secret_reason, webhook_key_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# What the embedded defaults write (SQLite, the file-system broker, the beat schedule, recordings).
+VAR_DIR = BASE_DIR / env.str("CONVENE_VAR_DIR", default="var")  # relative to the repository
 
 DEV_LIVEKIT_API_KEY = "devkey"
 DEV_LIVEKIT_API_SECRET = "secret"  # what `livekit-server --dev` uses
@@ -207,7 +209,17 @@ if CELERY_BROKER_URL.startswith("redis://"):
 
 DATABASES = {"default": env.db_url_config(secret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'convene.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" or CELERY_BROKER_URL_IS_EMBEDDED:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded mode writes from two processes at once (the web server and the worker). WAL lets
+    # readers and a writer proceed together; IMMEDIATE takes the write lock when a transaction
+    # starts, so it waits (up to `timeout` seconds) instead of failing with "database is locked"
+    # when a read inside it later turns into a write; synchronous=NORMAL is what WAL needs to be safe.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        transaction_mode="IMMEDIATE",
+        timeout=20,
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A connection that worked less than this many seconds ago, and whose socket shows nothing from
@@ -260,6 +272,10 @@ if CELERY_BROKER_URL_IS_EMBEDDED:
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
+        "control_folder": str(VAR_DIR / "celery-control"),  # kombu's default is ./control
+        # The worker looks at the folder this often once it has nothing to do, and again after each
+        # task (prefetch 1): kombu's default of 1 s made it one event a second.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
     # The visibility timeout must exceed the longest task and any countdown, or Redis hands an
@@ -341,14 +357,34 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Every handler redacts join secrets, download tokens, JWTs and API keys (core/logredact.py):
+# "Service Unavailable: /api/v1/join/<secret>" from django.request, the development server's
+# request lines (django.server). Django's own handlers are replaced, not kept beside these.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "core.logredact.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # botocore logs presigned URLs (signatures) at DEBUG: never let LOG_LEVEL=DEBUG reach them.
     "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.request": {"level": "ERROR"},
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},

@@ -7,8 +7,10 @@ python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-stamp=".venv/.installed-$(basename "$requirements")-$(cat requirements*.txt | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+hash="$(cat requirements*.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(basename "$requirements")-$hash"
+# requirements-dev.txt includes requirements.txt: a virtualenv set up for the tests runs Convene too.
+if [ ! -f "$stamp" ] && [ ! -f ".venv/.installed-requirements-dev.txt-$hash" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null
   .venv/bin/python -m pip install --quiet -r "$requirements"
   touch "$stamp"

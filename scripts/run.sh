@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements.txt
-if [ ! -f .env ]; then
-  printf 'DEBUG=true\n' > .env
-  echo "Created .env with DEBUG=true (development mode; see README for production settings)."
+# Development mode for these processes only, from the environment: nothing is written that a
+# production process started from this directory later would read (an earlier version wrote .env).
+export DEBUG=true
+if [ -f .env ] && grep -Eiq '^DEBUG=(true|1|yes|on)' .env; then
+  echo "warning: .env sets DEBUG=true, so every Convene process started here runs in debug mode," >&2
+  echo "         production ones included. An earlier 'make run' wrote it: delete it unless you did." >&2
 fi
 .venv/bin/python manage.py migrate --no-input
 .venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 &

@@ -72,6 +72,15 @@ print(json.dumps({"room_id": str(room.pk), "room_name": room.provider_room_name}
 """
 
 
+def procfile_command(kind: str) -> str:
+    """The command line of a process type in the repository's Procfile."""
+    for line in (REPO_ROOT / "Procfile").read_text().splitlines():
+        name, separator, command = line.partition(":")
+        if separator and name.strip() == kind:
+            return command.strip()
+    raise LookupError(f"no {kind!r} process in the Procfile")
+
+
 def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.1):
     """Poll until `predicate()` is truthy and return its value; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
@@ -164,7 +173,9 @@ class Stack:
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> Stack:
+    def start(self, *, procfile: bool = False) -> Stack:
+        """Start the servers and the web and worker processes: this file's own command lines, or
+        with `procfile` the Procfile's `web` and `worker` entries as a platform runs them."""
         self.postgres.start()
         self.redis.start()
         self.env = {
@@ -187,8 +198,12 @@ class Stack:
         self.room = SimpleNamespace(id=seeded["room_id"], provider_room_name=seeded["room_name"])
         with self.db() as conn:
             conn.execute(EFFECTS_SQL)
-        self.gunicorn = self.start_gunicorn()
-        self.worker = self.start_worker()
+        if procfile:
+            self.gunicorn = self.start_procfile("web")
+            self.worker = self.start_procfile("worker")
+        else:
+            self.gunicorn = self.start_gunicorn()
+            self.worker = self.start_worker()
         return self
 
     def close(self) -> None:
@@ -267,12 +282,38 @@ class Stack:
         ]
         process, log_path = self._popen(name, command, {**self.env, **(env or {})})
         proc = Proc(name=name, process=process, log_path=log_path, port=port)
+        return self._wait_web_ready(proc)
+
+    def start_procfile(self, kind: str) -> Proc:
+        """The Procfile's `kind` command, run by a shell with the virtualenv first on PATH. Its
+        `--bind 0.0.0.0:…` becomes 127.0.0.1: nothing a test starts listens beyond loopback."""
+        command = procfile_command(kind)
+        port = free_port() if kind == "web" else None
+        if port is not None:
+            assert command.count("0.0.0.0:") == 1, command
+            command = command.replace("0.0.0.0:", "127.0.0.1:")
+        env = {
+            **self.env,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            **({"PORT": str(port)} if port else {}),
+            "WEB_CONCURRENCY": "2",
+            "CELERY_CONCURRENCY": "1",
+        }
+        name = self._name(f"procfile-{kind}")
+        process, log_path = self._popen(name, ["bash", "-c", f"exec {command}"], env)
+        proc = Proc(name=name, process=process, log_path=log_path, port=port)
+        if port is None:
+            self.wait_worker_ready(proc)
+            return proc
+        return self._wait_web_ready(proc)
+
+    def _wait_web_ready(self, proc: Proc) -> Proc:
         try:
-            wait_for_port(port, 30)
-            wait_until(lambda: self._healthy(proc), timeout=30, what=f"{name} /healthz")
+            wait_for_port(proc.port, 30)
+            wait_until(lambda: self._healthy(proc), timeout=30, what=f"{proc.name} /healthz")
         except (TimeoutError, AssertionError) as exc:
             proc.stop(timeout=5)
-            raise RuntimeError(f"{name} did not start: {exc}\n{proc.log()[-3000:]}") from exc
+            raise RuntimeError(f"{proc.name} did not start: {exc}\n{proc.log()[-3000:]}") from exc
         return proc
 
     @staticmethod
