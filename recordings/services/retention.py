@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.models import AuditOutcome
-from core.services import audit_record
+from core.services import audit_record_or_refuse
 from recordings import storage
 from recordings.models import FINAL_RECORDING_STATUSES, Recording
 
@@ -26,7 +26,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
         audit["application"] = locked.room.application
         refusal = _refusal(locked)
         if refusal is None:
-            audit_record(action="recording.delete", details={"reason": reason}, **audit)
+            audit_record_or_refuse(action="recording.delete", details={"reason": reason}, **audit)
             if locked.deleted_at is not None:
                 return locked  # already a tombstone: the request is audited, nothing else to do
             if locked.location:
@@ -34,7 +34,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
             locked.deleted_at, locked.deletion_reason = timezone.now(), reason
             locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
     if refusal is not None:  # audited outside the transaction so the refusal's row is kept
-        audit_record(
+        audit_record_or_refuse(
             action="recording.delete",
             outcome=AuditOutcome.DENIED,
             details={"reason": reason, "refused": refusal.code},

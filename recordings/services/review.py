@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import DatabaseError
 from django.utils import timezone
 
 from core.auth import ApplicationPrincipal
-from core.errors import Forbidden, ServiceUnavailable
+from core.errors import Forbidden
 from core.models import Application, AuditEvent, AuditOutcome
-from core.services import audit_record
+from core.services import audit_record_or_refuse
 from recordings import storage
 from recordings.models import Recording
 
@@ -38,21 +37,16 @@ def _reviewed_applications(user):
 
 
 def _audit(*, request, action, object_id, application=None, outcome=AuditOutcome.ALLOWED, details=None, actor=None):
-    try:
-        audit_record(
-            action=action,
-            object_type="recording",
-            object_id=object_id,
-            application=application,
-            request=request,
-            outcome=outcome,
-            details=details,
-            actor=actor,
-        )
-    except DatabaseError as exc:
-        raise ServiceUnavailable(
-            "The audit log cannot be written, so this is refused.", code="audit_unavailable"
-        ) from exc
+    audit_record_or_refuse(
+        action=action,
+        object_type="recording",
+        object_id=object_id,
+        application=application,
+        request=request,
+        outcome=outcome,
+        details=details,
+        actor=actor,
+    )
 
 
 def review_scope(*, request, action: str, object_id: str = "", media: bool = False):

@@ -214,12 +214,12 @@ def _break_the_audit_insert(monkeypatch):
     monkeypatch.setattr("core.services.insert_row", _refuse)
 
 
-@pytest.fixture(params=["audit INSERT", "review.audit_record"])
+@pytest.fixture(params=["audit INSERT", "core.services.audit_record"])
 def broken_audit(request, monkeypatch):
     if request.param == "audit INSERT":
         _break_the_audit_insert(monkeypatch)
     else:
-        monkeypatch.setattr("recordings.services.review.audit_record", _refuse)
+        monkeypatch.setattr("core.services.audit_record", _refuse)
     return request.param
 
 
@@ -245,10 +245,12 @@ def test_a_download_without_an_audit_row_sends_no_bytes(reviewer_client, recordi
     assert response.json()["error"]["code"] == "audit_unavailable"
 
 
-def test_a_delete_without_an_audit_row_deletes_nothing(reviewer_client, recording, monkeypatch):
-    _break_the_audit_insert(monkeypatch)
+def test_a_delete_without_an_audit_row_deletes_nothing_and_says_audit_unavailable(
+    reviewer_client, recording, broken_audit
+):
     response = reviewer_client.delete(f"/api/v1/recordings/{recording.pk}")
     assert response.status_code == 503
+    assert response.json()["error"]["code"] == "audit_unavailable"
     recording.refresh_from_db()
     assert recording.deleted_at is None
     assert storage.current().path(recording.location).read_bytes() == MEDIA
