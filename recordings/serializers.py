@@ -3,6 +3,7 @@ playback response."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import IDENTITY_PATTERN, QueryFilterSerializer, StrictInputSerializer
@@ -86,8 +87,18 @@ class RecordingSerializer(serializers.Serializer):
 
 
 class RecordingDetailSerializer(RecordingSerializer):
+    """Serializes the Recording itself (not a dict built from RecordingSerializer's output, whose
+    keys would miss the sources such as session_id's call_session_id)."""
+
     consent_snapshot = serializers.JSONField(help_text="Who was present at the start and the consent each gave.")
-    participants = ParticipantOutputSerializer(many=True)
+    participants = serializers.SerializerMethodField(help_text="Who was in the recorded session.")
+
+    @extend_schema_field(ParticipantOutputSerializer(many=True))
+    def get_participants(self, recording) -> list:
+        if recording.call_session is None:
+            return []
+        participants = recording.call_session.participants.prefetch_related("tracks")
+        return ParticipantOutputSerializer(participants, many=True).data
 
 
 class PlaybackSerializer(serializers.Serializer):

@@ -129,16 +129,7 @@ class RecordingDetailApi(APIView):
         scope = review.review_scope(request=request, action="recording.view", object_id=str(recording_id))
         recording = recording_get(applications=scope, recording_id=recording_id)
         review.recording_viewed(request=request, recording=recording)
-        participants = recording.call_session.participants.prefetch_related("tracks") if recording.call_session else []
-        return Response(
-            RecordingDetailSerializer(
-                {
-                    **RecordingSerializer(recording).data,
-                    "consent_snapshot": recording.consent_snapshot,
-                    "participants": participants,
-                }
-            ).data
-        )
+        return Response(RecordingDetailSerializer(recording).data)
 
     @extend_schema(operation_id="recordings_delete", responses=RecordingSerializer)
     def delete(self, request, recording_id):

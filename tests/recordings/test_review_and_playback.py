@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from core.models import AuditEvent
 from recordings import storage
 from recordings.models import Recording, RecordingStatus
-from rooms.models import RecordingPolicy
+from rooms.models import CallSession, ParticipantSession, RecordingPolicy
 from tests.factories import RoomFactory
 from tests.recordings.conftest import MEDIA, make_staff, stored_recording
 
@@ -95,6 +95,19 @@ def test_a_reviewer_lists_and_reads_only_their_applications_recordings(reviewer_
     assert playback(reviewer_client, other_recording).status_code == 404
     assert reviewer_client.delete(f"/api/v1/recordings/{other_recording.pk}").status_code == 404
     assert (storage.current().path(other_recording.location)).exists()
+
+
+def test_the_detail_names_the_recorded_session_and_its_participants_as_the_list_does(app_client, room, file_storage):
+    now = timezone.now()
+    session = CallSession.objects.create(room=room, provider_session_id="RM_1", started_at=now, last_seen_at=now)
+    ParticipantSession.objects.create(
+        call_session=session, provider_participant_id="PA_pat", identity="pat", joined_at=now
+    )
+    recording = stored_recording(room, storage="file", where=file_storage, call_session=session)
+    detail = app_client.get(f"/api/v1/recordings/{recording.pk}").json()
+    [listed] = app_client.get("/api/v1/recordings").json()["results"]
+    assert detail["session_id"] == listed["session_id"] == str(session.pk)
+    assert [p["identity"] for p in detail["participants"]] == ["pat"]
 
 
 def test_the_list_can_be_filtered_by_room_and_status(app_client, room, recording, file_storage):
