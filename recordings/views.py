@@ -11,13 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth import caller_application
-from core.errors import Forbidden, Gone, NotFound
+from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
 from core.throttling import JoinRateThrottle
 from recordings import storage
-from recordings.models import ConsentDecision, ConsentMethod
+from recordings.models import ConsentMethod
 from recordings.selectors import recording_get, recording_list, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
@@ -74,8 +74,6 @@ class JoinConsentApi(APIView):
         invitation = invitation_by_secret(secret=secret)
         serializer = LinkConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if invitation.revoked_at is not None and serializer.validated_data["decision"] == ConsentDecision.GRANTED:
-            raise Gone("This link has been revoked.", code="link_revoked")  # withdrawing stays possible
         event = consent_record(
             room=invitation.room,
             identity=invitation.identity,
