@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core.views import healthz, readyz
 from recordings.views import (
     AuditEventListApi,
+    ConsentNoticesApi,
     JoinConsentApi,
     RecordingDetailApi,
     RecordingDownloadApi,
@@ -39,6 +40,7 @@ api_v1 = [
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
     path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
+    path("consent-notices", ConsentNoticesApi.as_view(), name="consent-notices"),
     path("rooms/<uuid:room_id>/consents", RoomConsentsApi.as_view(), name="room-consents"),
     path("rooms/<uuid:room_id>/recordings", RoomRecordingsApi.as_view(), name="room-recordings"),
     path("recordings", RecordingListApi.as_view(), name="recordings"),

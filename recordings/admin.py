@@ -17,17 +17,31 @@ from core.services import audit_record
 from recordings.models import ConsentEvent, ConsentNotice, Recording
 from recordings.selectors import recording_get
 from recordings.services import review
+from recordings.services.consent import consent_notice_publish
 
 
 @admin.register(ConsentNotice)
 class ConsentNoticeAdmin(admin.ModelAdmin):
+    """Publishing here goes through the same service as the API: the next version, audited."""
+
     list_display = ("application", "version", "text_hash", "created_at")
     list_filter = ("application",)
-    readonly_fields = ("text_hash", "created_at")
+    readonly_fields = ("version", "text_hash", "created_at")
 
     def get_readonly_fields(self, request, obj=None):
         # A published notice is what people agreed to: its text and version never change.
         return ("application", "version", "text", "text_hash", "created_at") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing of a published notice is editable
+        notice, _ = consent_notice_publish(application=obj.application, text=obj.text, request=request)
+        for name in ("id", "version", "text_hash", "created_at", "updated_at"):  # the admin goes on with obj
+            setattr(obj, name, getattr(notice, name))
+        obj._state.adding, obj._state.db = False, notice._state.db
 
 
 @admin.register(ConsentEvent)

@@ -37,10 +37,21 @@ class ConsentEventSerializer(serializers.Serializer):
     invitation_id = serializers.UUIDField(allow_null=True)
 
 
+class ConsentNoticeInputSerializer(StrictInputSerializer):
+    # Kept exactly as sent (no trimming): the text's SHA-256 is what each consent row records.
+    text = serializers.CharField(max_length=20000, trim_whitespace=False)
+
+    def validate_text(self, text: str) -> str:
+        if not text.strip():
+            raise serializers.ValidationError("The notice needs some text.", code="blank")
+        return text
+
+
 class ConsentNoticeSerializer(serializers.Serializer):
-    version = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="1, 2, ... per application; the newest is in force.")
     text = serializers.CharField()
-    text_hash = serializers.CharField()
+    text_hash = serializers.CharField(help_text="SHA-256 of the exact text, hex.")
+    created_at = serializers.DateTimeField()
 
 
 class ConsentStateSerializer(serializers.Serializer):

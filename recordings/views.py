@@ -18,12 +18,14 @@ from core.schema import paginated
 from core.throttling import JoinRateThrottle
 from recordings import storage
 from recordings.models import ConsentMethod
-from recordings.selectors import recording_get, recording_list, room_consents
+from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
     AuditEventSerializer,
     AuditFilterSerializer,
     ConsentEventSerializer,
+    ConsentNoticeInputSerializer,
+    ConsentNoticeSerializer,
     LinkConsentInputSerializer,
     PlaybackSerializer,
     RecordingDetailSerializer,
@@ -32,12 +34,38 @@ from recordings.serializers import (
     RoomConsentsSerializer,
 )
 from recordings.services import review
-from recordings.services.consent import consent_record
+from recordings.services.consent import consent_notice_publish, consent_record
 from recordings.services.recording import recording_start, recording_stop
 from recordings.services.retention import recording_delete
 from recordings.streaming import ranged_file_response
 from rooms.selectors import room_get
 from tokens.selectors import invitation_by_secret
+
+
+class ConsentNoticesApi(APIView):
+    @extend_schema(operation_id="consent_notices_list", responses=paginated(ConsentNoticeSerializer))
+    def get(self, request):
+        notices = consent_notice_list(application=caller_application(request))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(notices, request, view=self)
+        return paginator.get_paginated_response(ConsentNoticeSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="consent_notices_publish",
+        request=ConsentNoticeInputSerializer,
+        responses={201: ConsentNoticeSerializer, 200: ConsentNoticeSerializer},
+        description="Publish the next version of the notice people agree to. The text of the notice "
+        "already in force is answered with that notice and 200 (nothing new is published).",
+    )
+    def post(self, request):
+        serializer = ConsentNoticeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        notice, created = consent_notice_publish(
+            application=caller_application(request), request=request, **serializer.validated_data
+        )
+        return Response(
+            ConsentNoticeSerializer(notice).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class RoomConsentsApi(APIView):

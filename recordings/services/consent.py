@@ -1,4 +1,5 @@
-"""The consent ledger: record a participant's decision, append-only, against the current notice.
+"""The consent ledger: publish the notice people agree to (versioned, never edited), and record a
+participant's decision, append-only, against the current notice.
 
 A grant needs a room that is not closed and, through a join link, a link that is neither revoked
 nor expired; it may complete the conditions for an automatic recording. A withdrawal is always
@@ -14,13 +15,39 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, ConveneError, Gone
+from core.models import Application
 from core.services import audit_record, request_ip
-from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod
+from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
 from recordings.selectors import consent_notice_current
 from rooms.models import CallSession, Room
 from tokens.models import Invitation
 
 logger = logging.getLogger(__name__)
+
+
+def consent_notice_publish(*, application: Application, text: str, request=None) -> tuple[ConsentNotice, bool]:
+    """Publish `text` as the application's next notice version (1, 2, ...): (notice, created).
+    The text of the notice in force publishes nothing and returns that notice, so a retried
+    request does not void every consent given to it."""
+    with transaction.atomic():
+        # Serializes numbering per application; the unique (application, version) backs it.
+        Application.objects.select_for_update().filter(pk=application.pk).exists()
+        current = consent_notice_current(application=application)
+        if current is not None and current.text == text:
+            return current, False
+        notice = ConsentNotice.objects.create(
+            application=application, version=current.version + 1 if current else 1, text=text
+        )
+        audit_record(
+            action="consent_notice.publish",
+            object_type="consent_notice",
+            object_id=notice.pk,
+            application=application,
+            request=request,
+            details={"version": notice.version, "text_hash": notice.text_hash},
+        )
+    logger.info("consent notice published application=%s version=%s", application.pk, notice.version)
+    return notice, True
 
 
 def consent_record(
@@ -37,7 +64,8 @@ def consent_record(
     notice = consent_notice_current(application=room.application)
     if notice is None:
         raise Conflict(
-            "This application has no consent notice yet; publish one in the admin.", code="no_consent_notice"
+            "This application has no consent notice yet; publish one (POST /api/v1/consent-notices).",
+            code="no_consent_notice",
         )
     if decision == ConsentDecision.GRANTED and notice_version is not None and notice_version != notice.version:
         raise Conflict(
@@ -87,9 +115,7 @@ def _check_link_grants(invitation: Invitation) -> None:
     if invitation.revoked_at is not None:
         raise Gone("This link has been revoked.", code="link_revoked")
     if invitation.expires_at is not None and timezone.now() >= invitation.expires_at:
-        raise Gone(
-            "This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()}
-        )
+        raise Gone("This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()})
 
 
 def _react(room: Room, event: ConsentEvent) -> None:

@@ -198,7 +198,12 @@ def test_the_ledger_lists_every_decision_and_each_identitys_current_state(app_cl
     assert response.status_code == 200
     body = response.json()
     assert body["room_id"] == str(room.pk)
-    assert body["notice"] == {"version": 1, "text": notice.text, "text_hash": notice.text_hash}
+    assert body["notice"] == {
+        "version": 1,
+        "text": notice.text,
+        "text_hash": notice.text_hash,
+        "created_at": notice.created_at.isoformat().replace("+00:00", "Z"),
+    }
     assert [(e["identity"], e["decision"], e["method"]) for e in body["ledger"]] == [
         ("doc", "granted", "api"),
         ("pat", "granted", "join_page"),
@@ -319,9 +324,15 @@ def test_the_join_page_asks_for_consent_only_in_a_recordable_room_with_a_notice(
     }
 
 
-def test_the_join_page_does_not_ask_without_a_notice(app_client, anon_client):
+def test_a_recordable_room_says_consent_is_required_even_before_a_notice_exists(app_client, anon_client):
     room = RoomFactory(application=app_client.application, recording_policy=RecordingPolicy.AUTO)
-    assert join(anon_client, InvitationFactory(room=room, identity="pat"))["required"] is False
+    assert join(anon_client, InvitationFactory(room=room, identity="pat")) == {
+        "required": True,
+        "notice_version": None,
+        "notice_hash": None,
+        "notice_text": None,
+        "consented": False,
+    }
 
 
 def test_the_join_response_says_consented_once_the_link_holder_granted(anon_client, room, notice):
