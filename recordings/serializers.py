@@ -92,9 +92,16 @@ class RecordingSerializer(serializers.Serializer):
     error = serializers.CharField()
     stop_reason = serializers.CharField()
     retention_until = serializers.DateTimeField(allow_null=True)
-    legal_hold = serializers.BooleanField()
+    legal_hold = serializers.BooleanField(help_text="Never deleted while true (POST /recordings/{id}/legal-hold).")
+    legal_hold_reason = serializers.CharField(help_text="Why the legal hold was last set or released.")
+    legal_hold_changed_at = serializers.DateTimeField(allow_null=True)
     deleted_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+
+class LegalHoldInputSerializer(StrictInputSerializer):
+    legal_hold = serializers.BooleanField()
+    reason = serializers.CharField(max_length=500, help_text="Why (a matter, a request); kept on the recording.")
 
 
 class RecordingDetailSerializer(RecordingSerializer):

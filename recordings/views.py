@@ -26,6 +26,7 @@ from recordings.serializers import (
     ConsentEventSerializer,
     ConsentNoticeInputSerializer,
     ConsentNoticeSerializer,
+    LegalHoldInputSerializer,
     LinkConsentInputSerializer,
     PlaybackSerializer,
     RecordingDetailSerializer,
@@ -36,7 +37,7 @@ from recordings.serializers import (
 from recordings.services import review
 from recordings.services.consent import consent_notice_publish, consent_record
 from recordings.services.recording import recording_start, recording_stop
-from recordings.services.retention import recording_delete
+from recordings.services.retention import recording_delete, recording_legal_hold_set
 from recordings.streaming import ranged_file_response
 from rooms.selectors import room_get
 from tokens.selectors import invitation_by_secret
@@ -138,7 +139,7 @@ class RecordingListApi(APIView):
         filters = RecordingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scope = review.review_scope(request=request, action="recording.list")
-        review.recordings_listed(request=request)
+        review.recordings_listed(request=request, applications=scope)
         recordings = recording_list(
             applications=scope, room_id=filters.validated_data.get("room"), status=filters.validated_data.get("status")
         )
@@ -162,6 +163,23 @@ class RecordingDetailApi(APIView):
         scope = review.review_scope(request=request, action="recording.delete", object_id=str(recording_id), media=True)
         recording = recording_get(applications=scope, recording_id=recording_id)
         recording = recording_delete(recording=recording, reason="deleted_by_reviewer", request=request)
+        return Response(RecordingSerializer(recording).data)
+
+
+class RecordingLegalHoldApi(APIView):
+    """The application's key or one of its reviewers; audited like every change to a recording."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="recordings_legal_hold", request=LegalHoldInputSerializer, responses=RecordingSerializer
+    )
+    def post(self, request, recording_id):
+        serializer = LegalHoldInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scope = review.review_scope(request=request, action="recording.legal_hold", object_id=str(recording_id))
+        recording = recording_get(applications=scope, recording_id=recording_id)
+        recording = recording_legal_hold_set(recording=recording, request=request, **serializer.validated_data)
         return Response(RecordingSerializer(recording).data)
 
 

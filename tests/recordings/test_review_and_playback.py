@@ -215,6 +215,58 @@ def test_the_audit_log_shows_a_reviewer_their_applications_rows(
     assert str(other_recording.pk) not in {row["object_id"] for row in everything}
 
 
+def test_a_list_is_audited_under_each_application_the_caller_may_see(
+    reviewer_client, reviewer, app_client, other_client, recording
+):
+    other_client.application.reviewers.add(reviewer)
+    assert reviewer_client.get("/api/v1/recordings").status_code == 200
+    rows = audits(action="recording.list")
+    assert {row.application_id for row in rows} == {app_client.application.pk, other_client.application.pk}
+    app_client.get("/api/v1/recordings")
+    assert audits(action="recording.list", actor_type="application")[0].application == app_client.application
+    [own_row] = [
+        row
+        for row in reviewer_client.get("/api/v1/audit-events", {"action": "recording.list"}).json()["results"]
+        if row["actor_type"] == "user"
+    ][:1]
+    assert own_row["actor_id"] == str(reviewer.pk)
+
+
+def test_a_refusal_is_audited_under_the_application_of_the_recording_it_aimed_at(
+    staff_client, reviewer_client, recording
+):
+    assert playback(staff_client, recording).status_code == 403
+    [row] = audits(outcome="denied")
+    assert row.application == recording.room.application
+    shown = reviewer_client.get("/api/v1/audit-events", {"object_id": str(recording.pk)}).json()["results"]
+    assert [(r["action"], r["outcome"], r["actor_id"]) for r in shown] == [
+        ("recording.playback", "denied", str(staff_client.user.pk))
+    ]
+
+
+def test_a_refusal_aimed_at_no_recording_is_audited_under_the_applications_the_staff_user_is_listed_on(
+    app_client, reviewer_client, recording
+):
+    listed_but_not_permitted = make_staff("listed", reviewer=False, applications=[app_client.application])
+    client = APIClient()
+    client.force_login(listed_but_not_permitted)
+    assert client.get("/api/v1/audit-events").status_code == 403
+    [row] = audits(outcome="denied")
+    assert (row.action, row.application) == ("audit.list", app_client.application)
+
+
+def test_a_superuser_sees_only_the_applications_they_are_listed_on(app_client, recording, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password=None)
+    client = APIClient()
+    client.force_login(root)
+    assert client.get("/api/v1/recordings").json()["results"] == []
+    assert client.get(f"/api/v1/recordings/{recording.pk}").status_code == 404
+    assert playback(client, recording).status_code == 404
+    app_client.application.reviewers.add(root)
+    assert ids(client.get("/api/v1/recordings")) == {str(recording.pk)}
+    assert playback(client, recording).status_code == 200
+
+
 # -- no audit row, no action ----------------------------------------------------------------------
 
 
