@@ -31,7 +31,7 @@ def consent_notice_publish(*, application: Application, text: str, request=None)
     request does not void every consent given to it."""
     with transaction.atomic():
         # Serializes numbering per application; the unique (application, version) backs it.
-        Application.objects.select_for_update().filter(pk=application.pk).exists()
+        Application.objects.select_for_update().only("pk").get(pk=application.pk)
         current = consent_notice_current(application=application)
         if current is not None and current.text == text:
             return current, False
