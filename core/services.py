@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
+from core.errors import ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.rows import insert_row
 
@@ -104,3 +105,15 @@ def audit_record(
     )
     audit_write(event)
     return event
+
+
+def audit_record_or_refuse(**fields: Any) -> AuditEvent:
+    """audit_record for an action that must not happen unaudited (every look at, change to or
+    deletion of a recording): a row that cannot be written refuses the action with 503
+    audit_unavailable, whichever layer the database error came from."""
+    try:
+        return audit_record(**fields)
+    except DatabaseError as exc:
+        raise ServiceUnavailable(
+            "The audit log cannot be written, so this is refused.", code="audit_unavailable"
+        ) from exc

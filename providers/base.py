@@ -29,6 +29,11 @@ class ProviderRejected(ProviderError):
     """Permanent: the media server refused the request (bad argument, permission). Do not retry."""
 
 
+class ProviderStateConflict(ProviderRejected):
+    """Permanent: the object is not in a state the request applies to (stopping a recording that
+    has already ended). Do not retry; ask the provider for the object's state instead."""
+
+
 class ProviderNotFound(ProviderError):
     """The room, participant or recording does not exist at the media server."""
 

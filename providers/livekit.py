@@ -40,6 +40,7 @@ from providers.base import (
     ProviderNotFound,
     ProviderRecording,
     ProviderRejected,
+    ProviderStateConflict,
     ProviderUnavailable,
     RecordingSpec,
     RoomRef,
@@ -84,6 +85,8 @@ def translate_error(exc: BaseException) -> Exception:
         message = f"LiveKit answered {exc.status} {exc.code}"
         if exc.code == "not_found" or exc.status == 404:
             return ProviderNotFound(message, provider_code=exc.code)
+        if exc.code == "failed_precondition":  # e.g. StopEgress on an egress that already ended
+            return ProviderStateConflict(message, provider_code=exc.code)
         if exc.status == 429 or exc.status >= 500:
             return ProviderUnavailable(message, provider_code=exc.code)
         if 400 <= exc.status < 500:

@@ -141,6 +141,8 @@ class Recording(BaseModel):
     consent_snapshot = models.JSONField(default=list, blank=True)
     retention_until = models.DateTimeField(null=True, blank=True, db_index=True)
     legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = models.CharField(max_length=500, blank=True)  # why it was last set or released
+    legal_hold_changed_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deletion_reason = models.CharField(max_length=40, blank=True)
 

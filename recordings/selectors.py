@@ -7,11 +7,16 @@ from django.db.models import QuerySet
 from core.errors import NotFound
 from core.models import Application
 from recordings.models import ConsentEvent, ConsentNotice, Recording, notice_hash
-from rooms.models import PERSON_KINDS, ParticipantSession, Room
+from rooms.models import PERSON_KINDS, ParticipantSession, RecordingPolicy, Room
 
 
 def consent_notice_current(*, application: Application) -> ConsentNotice | None:
     return ConsentNotice.objects.filter(application=application).order_by("-version").first()
+
+
+def consent_notice_list(*, application: Application) -> QuerySet[ConsentNotice]:
+    """Every version the application published, newest first."""
+    return ConsentNotice.objects.filter(application=application).order_by("-version")
 
 
 def consent_latest_by_identity(*, room: Room) -> dict[str, ConsentEvent]:
@@ -78,11 +83,20 @@ def recording_get(*, applications, recording_id) -> Recording:
 
 
 def consent_requirement(*, room: Room, identity: str) -> dict:
-    """What the join page must ask: is consent needed in this room, to which notice, and does this
-    person already have an active one."""
-    notice = consent_notice_current(application=room.application) if room.recording_policy != "off" else None
+    """What the join page must ask: is consent needed in this room (always when it may be
+    recorded), to which notice, and does this person already have an active one. A recordable room
+    without a notice (created before notices were required) still says required, with no notice:
+    nobody can consent yet, so nothing can be recorded."""
+    recordable = room.recording_policy != RecordingPolicy.OFF
+    notice = consent_notice_current(application=room.application) if recordable else None
     if notice is None:
-        return {"required": False, "notice_version": None, "notice_hash": None, "notice_text": None, "consented": False}
+        return {
+            "required": recordable,
+            "notice_version": None,
+            "notice_hash": None,
+            "notice_text": None,
+            "consented": False,
+        }
     latest = ConsentEvent.objects.filter(room=room, identity=identity).order_by("-id").first()
     return {
         "required": True,

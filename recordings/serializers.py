@@ -3,6 +3,7 @@ playback response."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import IDENTITY_PATTERN, QueryFilterSerializer, StrictInputSerializer
@@ -36,10 +37,21 @@ class ConsentEventSerializer(serializers.Serializer):
     invitation_id = serializers.UUIDField(allow_null=True)
 
 
+class ConsentNoticeInputSerializer(StrictInputSerializer):
+    # Kept exactly as sent (no trimming): the text's SHA-256 is what each consent row records.
+    text = serializers.CharField(max_length=20000, trim_whitespace=False)
+
+    def validate_text(self, text: str) -> str:
+        if not text.strip():
+            raise serializers.ValidationError("The notice needs some text.", code="blank")
+        return text
+
+
 class ConsentNoticeSerializer(serializers.Serializer):
-    version = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="1, 2, ... per application; the newest is in force.")
     text = serializers.CharField()
-    text_hash = serializers.CharField()
+    text_hash = serializers.CharField(help_text="SHA-256 of the exact text, hex.")
+    created_at = serializers.DateTimeField()
 
 
 class ConsentStateSerializer(serializers.Serializer):
@@ -80,14 +92,31 @@ class RecordingSerializer(serializers.Serializer):
     error = serializers.CharField()
     stop_reason = serializers.CharField()
     retention_until = serializers.DateTimeField(allow_null=True)
-    legal_hold = serializers.BooleanField()
+    legal_hold = serializers.BooleanField(help_text="Never deleted while true (POST /recordings/{id}/legal-hold).")
+    legal_hold_reason = serializers.CharField(help_text="Why the legal hold was last set or released.")
+    legal_hold_changed_at = serializers.DateTimeField(allow_null=True)
     deleted_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
 
+class LegalHoldInputSerializer(StrictInputSerializer):
+    legal_hold = serializers.BooleanField()
+    reason = serializers.CharField(max_length=500, help_text="Why (a matter, a request); kept on the recording.")
+
+
 class RecordingDetailSerializer(RecordingSerializer):
+    """Serializes the Recording itself (not a dict built from RecordingSerializer's output, whose
+    keys would miss the sources such as session_id's call_session_id)."""
+
     consent_snapshot = serializers.JSONField(help_text="Who was present at the start and the consent each gave.")
-    participants = ParticipantOutputSerializer(many=True)
+    participants = serializers.SerializerMethodField(help_text="Who was in the recorded session.")
+
+    @extend_schema_field(ParticipantOutputSerializer(many=True))
+    def get_participants(self, recording) -> list:
+        if recording.call_session is None:
+            return []
+        participants = recording.call_session.participants.prefetch_related("tracks")
+        return ParticipantOutputSerializer(participants, many=True).data
 
 
 class PlaybackSerializer(serializers.Serializer):

@@ -11,19 +11,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth import caller_application
-from core.errors import Forbidden, Gone, NotFound
+from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
 from core.throttling import JoinRateThrottle
 from recordings import storage
-from recordings.models import ConsentDecision, ConsentMethod
-from recordings.selectors import recording_get, recording_list, room_consents
+from recordings.models import ConsentMethod
+from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
     AuditEventSerializer,
     AuditFilterSerializer,
     ConsentEventSerializer,
+    ConsentNoticeInputSerializer,
+    ConsentNoticeSerializer,
+    LegalHoldInputSerializer,
     LinkConsentInputSerializer,
     PlaybackSerializer,
     RecordingDetailSerializer,
@@ -32,12 +35,38 @@ from recordings.serializers import (
     RoomConsentsSerializer,
 )
 from recordings.services import review
-from recordings.services.consent import consent_record
+from recordings.services.consent import consent_notice_publish, consent_record
 from recordings.services.recording import recording_start, recording_stop
-from recordings.services.retention import recording_delete
+from recordings.services.retention import recording_delete, recording_legal_hold_set
 from recordings.streaming import ranged_file_response
 from rooms.selectors import room_get
 from tokens.selectors import invitation_by_secret
+
+
+class ConsentNoticesApi(APIView):
+    @extend_schema(operation_id="consent_notices_list", responses=paginated(ConsentNoticeSerializer))
+    def get(self, request):
+        notices = consent_notice_list(application=caller_application(request))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(notices, request, view=self)
+        return paginator.get_paginated_response(ConsentNoticeSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="consent_notices_publish",
+        request=ConsentNoticeInputSerializer,
+        responses={201: ConsentNoticeSerializer, 200: ConsentNoticeSerializer},
+        description="Publish the next version of the notice people agree to. The text of the notice "
+        "already in force is answered with that notice and 200 (nothing new is published).",
+    )
+    def post(self, request):
+        serializer = ConsentNoticeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        notice, created = consent_notice_publish(
+            application=caller_application(request), request=request, **serializer.validated_data
+        )
+        return Response(
+            ConsentNoticeSerializer(notice).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class RoomConsentsApi(APIView):
@@ -74,8 +103,6 @@ class JoinConsentApi(APIView):
         invitation = invitation_by_secret(secret=secret)
         serializer = LinkConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if invitation.revoked_at is not None and serializer.validated_data["decision"] == ConsentDecision.GRANTED:
-            raise Gone("This link has been revoked.", code="link_revoked")  # withdrawing stays possible
         event = consent_record(
             room=invitation.room,
             identity=invitation.identity,
@@ -112,7 +139,7 @@ class RecordingListApi(APIView):
         filters = RecordingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scope = review.review_scope(request=request, action="recording.list")
-        review.recordings_listed(request=request)
+        review.recordings_listed(request=request, applications=scope)
         recordings = recording_list(
             applications=scope, room_id=filters.validated_data.get("room"), status=filters.validated_data.get("status")
         )
@@ -129,22 +156,30 @@ class RecordingDetailApi(APIView):
         scope = review.review_scope(request=request, action="recording.view", object_id=str(recording_id))
         recording = recording_get(applications=scope, recording_id=recording_id)
         review.recording_viewed(request=request, recording=recording)
-        participants = recording.call_session.participants.prefetch_related("tracks") if recording.call_session else []
-        return Response(
-            RecordingDetailSerializer(
-                {
-                    **RecordingSerializer(recording).data,
-                    "consent_snapshot": recording.consent_snapshot,
-                    "participants": participants,
-                }
-            ).data
-        )
+        return Response(RecordingDetailSerializer(recording).data)
 
     @extend_schema(operation_id="recordings_delete", responses=RecordingSerializer)
     def delete(self, request, recording_id):
         scope = review.review_scope(request=request, action="recording.delete", object_id=str(recording_id), media=True)
         recording = recording_get(applications=scope, recording_id=recording_id)
         recording = recording_delete(recording=recording, reason="deleted_by_reviewer", request=request)
+        return Response(RecordingSerializer(recording).data)
+
+
+class RecordingLegalHoldApi(APIView):
+    """The application's key or one of its reviewers; audited like every change to a recording."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="recordings_legal_hold", request=LegalHoldInputSerializer, responses=RecordingSerializer
+    )
+    def post(self, request, recording_id):
+        serializer = LegalHoldInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scope = review.review_scope(request=request, action="recording.legal_hold", object_id=str(recording_id))
+        recording = recording_get(applications=scope, recording_id=recording_id)
+        recording = recording_legal_hold_set(recording=recording, request=request, **serializer.validated_data)
         return Response(RecordingSerializer(recording).data)
 
 

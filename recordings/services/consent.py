@@ -1,7 +1,10 @@
-"""The consent ledger: record a participant's decision, append-only, against the current notice.
+"""The consent ledger: publish the notice people agree to (versioned, never edited), and record a
+participant's decision, append-only, against the current notice.
 
-A withdrawal is always accepted and stops an active recording at once (after this transaction
-commits); a grant may complete the conditions for an automatic recording.
+A grant needs a room that is not closed and, through a join link, a link that is neither revoked
+nor expired; it may complete the conditions for an automatic recording. A withdrawal is always
+accepted (a closed room, a revoked or expired link: the person must always be able to say no and
+have it on the record) and stops an active recording at once (after this transaction commits).
 """
 
 from __future__ import annotations
@@ -9,15 +12,42 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
-from core.errors import Conflict
+from core.errors import Conflict, ConveneError, Gone
+from core.models import Application
 from core.services import audit_record, request_ip
-from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod
+from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
 from recordings.selectors import consent_notice_current
 from rooms.models import CallSession, Room
 from tokens.models import Invitation
 
 logger = logging.getLogger(__name__)
+
+
+def consent_notice_publish(*, application: Application, text: str, request=None) -> tuple[ConsentNotice, bool]:
+    """Publish `text` as the application's next notice version (1, 2, ...): (notice, created).
+    The text of the notice in force publishes nothing and returns that notice, so a retried
+    request does not void every consent given to it."""
+    with transaction.atomic():
+        # Serializes numbering per application; the unique (application, version) backs it.
+        Application.objects.select_for_update().only("pk").get(pk=application.pk)
+        current = consent_notice_current(application=application)
+        if current is not None and current.text == text:
+            return current, False
+        notice = ConsentNotice.objects.create(
+            application=application, version=current.version + 1 if current else 1, text=text
+        )
+        audit_record(
+            action="consent_notice.publish",
+            object_type="consent_notice",
+            object_id=notice.pk,
+            application=application,
+            request=request,
+            details={"version": notice.version, "text_hash": notice.text_hash},
+        )
+    logger.info("consent notice published application=%s version=%s", application.pk, notice.version)
+    return notice, True
 
 
 def consent_record(
@@ -34,7 +64,8 @@ def consent_record(
     notice = consent_notice_current(application=room.application)
     if notice is None:
         raise Conflict(
-            "This application has no consent notice yet; publish one in the admin.", code="no_consent_notice"
+            "This application has no consent notice yet; publish one (POST /api/v1/consent-notices).",
+            code="no_consent_notice",
         )
     if decision == ConsentDecision.GRANTED and notice_version is not None and notice_version != notice.version:
         raise Conflict(
@@ -43,9 +74,13 @@ def consent_record(
             details={"current_version": notice.version},
         )
     if method == ConsentMethod.VERBAL and not attested_by:
-        raise Conflict("Verbal consent needs attested_by: who heard it.", code="attestation_missing")
+        raise ConveneError("Verbal consent needs attested_by: who heard it.", code="attestation_missing")
+    if decision == ConsentDecision.GRANTED and invitation is not None:
+        _check_link_grants(invitation)
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
+        if decision == ConsentDecision.GRANTED and room.is_closed:
+            raise Gone("This room is closed: consent can no longer be given.", code="room_closed")
         event = ConsentEvent.objects.create(
             application=room.application,
             room=room,
@@ -72,6 +107,15 @@ def consent_record(
         )
         _react(room, event)
     return event
+
+
+def _check_link_grants(invitation: Invitation) -> None:
+    """A link that can no longer open the room can no longer give consent for it (the same codes
+    as redeeming it); a used-up link still can: its holder is the one who joined with it."""
+    if invitation.revoked_at is not None:
+        raise Gone("This link has been revoked.", code="link_revoked")
+    if invitation.expires_at is not None and timezone.now() >= invitation.expires_at:
+        raise Gone("This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()})
 
 
 def _react(room: Room, event: ConsentEvent) -> None:

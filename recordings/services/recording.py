@@ -17,7 +17,14 @@ from django.utils import timezone
 import providers
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.services import audit_record
-from providers.base import NeutralEvent, ProviderError, ProviderNotFound, ProviderRecording
+from providers.base import (
+    NeutralEvent,
+    ProviderError,
+    ProviderNotFound,
+    ProviderRecording,
+    ProviderRejected,
+    ProviderStateConflict,
+)
 from recordings import storage
 from recordings.models import (
     ACTIVE_RECORDING_STATUSES,
@@ -205,11 +212,21 @@ def recording_provider_stop(*, recording_id) -> bool:
 
 
 def _provider_stop(recording: Recording) -> bool:
+    """Send the stop. False only when the provider could not be reached (the task retries); a
+    refusal is permanent and retrying it would only repeat it."""
     if not recording.provider_recording_id:
         return True  # the start path stops it as soon as the provider gives it an id
     try:
         providers.get(recording.provider).stop_recording(recording_id=recording.provider_recording_id)
     except ProviderNotFound:
+        return True
+    except ProviderStateConflict:
+        # It already ended (its end raced the stop): done; its state is the provider's to report.
+        logger.info("recording already ended at the provider recording=%s", recording.pk)
+        _refresh_from_provider(recording)
+        return True
+    except ProviderRejected as exc:
+        logger.warning("provider refused the stop recording=%s error=%s; the reconciler retries", recording.pk, exc)
         return True
     except ProviderError as exc:
         logger.warning("provider stop failed recording=%s error=%s", recording.pk, exc)
@@ -322,7 +339,6 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
 def recordings_reconcile(*, provider_name: str) -> int:
     """Ask the provider about recordings we still think are active (their end was never
     reported), and retry stops it may not have received. Returns how many changed."""
-    provider = providers.get(provider_name)
     changed = 0
     active = (
         Recording.objects.filter(provider=provider_name, status__in=ACTIVE_RECORDING_STATUSES)
@@ -330,22 +346,33 @@ def recordings_reconcile(*, provider_name: str) -> int:
         .select_related("room", "room__application")
     )
     for recording in active:
-        try:
-            reported = provider.list_recordings(recording_id=recording.provider_recording_id)
-        except ProviderNotFound:
-            reported = []  # LiveKit answers not_found for an egress it no longer knows
-        except ProviderError as exc:
-            logger.warning("recording reconcile skipped recording=%s error=%s", recording.pk, exc)
+        refreshed = _refresh_from_provider(recording)
+        if refreshed is None:
             continue
-        with transaction.atomic():
-            locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-            if not reported and recording_transition(locked, RecordingStatus.FAILED):
-                locked.error = locked.error or "the media server has no record of this recording"
-                locked.save()
-                changed += 1
-            elif reported and _apply_state(locked, reported[0]):
-                locked.save()
-                changed += 1
+        locked, row_changed = refreshed
+        changed += row_changed
         if locked.is_active and locked.stop_requested_at is not None:
             _provider_stop(locked)
     return changed
+
+
+def _refresh_from_provider(recording: Recording) -> tuple[Recording, bool] | None:
+    """Fold what the provider reports about one recording into its row: (the row, whether it
+    changed), or None when the provider could not be asked."""
+    try:
+        reported = providers.get(recording.provider).list_recordings(recording_id=recording.provider_recording_id)
+    except ProviderNotFound:
+        reported = []  # LiveKit answers not_found for an egress it no longer knows
+    except ProviderError as exc:
+        logger.warning("recording reconcile skipped recording=%s error=%s", recording.pk, exc)
+        return None
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        if not reported and recording_transition(locked, RecordingStatus.FAILED):
+            locked.error = locked.error or "the media server has no record of this recording"
+            locked.save()
+            return locked, True
+        if reported and _apply_state(locked, reported[0]):
+            locked.save()
+            return locked, True
+    return locked, False

@@ -1,6 +1,7 @@
 """Deleting recordings: on schedule once retention has passed, or on demand; never under legal
-hold. The audit row is written first; then the stored object is deleted (already gone counts as
-done); then the row becomes a tombstone. A failure leaves the recording for the next run."""
+hold, which is set and released here too. The audit row is written first; then the stored object
+is deleted (already gone counts as done); then the row becomes a tombstone. A failure leaves the
+recording for the next run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.models import AuditOutcome
-from core.services import audit_record
+from core.services import audit_record_or_refuse
 from recordings import storage
 from recordings.models import FINAL_RECORDING_STATUSES, Recording
 
@@ -26,7 +27,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
         audit["application"] = locked.room.application
         refusal = _refusal(locked)
         if refusal is None:
-            audit_record(action="recording.delete", details={"reason": reason}, **audit)
+            audit_record_or_refuse(action="recording.delete", details={"reason": reason}, **audit)
             if locked.deleted_at is not None:
                 return locked  # already a tombstone: the request is audited, nothing else to do
             if locked.location:
@@ -34,7 +35,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
             locked.deleted_at, locked.deletion_reason = timezone.now(), reason
             locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
     if refusal is not None:  # audited outside the transaction so the refusal's row is kept
-        audit_record(
+        audit_record_or_refuse(
             action="recording.delete",
             outcome=AuditOutcome.DENIED,
             details={"reason": reason, "refused": refusal.code},
@@ -53,6 +54,29 @@ def _refusal(recording: Recording) -> Conflict | None:
     if recording.status not in FINAL_RECORDING_STATUSES:
         return Conflict("Stop the recording before deleting it.", code="recording_active")
     return None
+
+
+def recording_legal_hold_set(*, recording: Recording, legal_hold: bool, reason: str, request=None) -> Recording:
+    """Put a recording under legal hold (never deleted, by retention or on demand) or release it
+    (retention applies again: one whose date has passed goes at the next run). The one rule for the
+    API and the admin: audited first, refused without an audit row; a tombstone cannot be held."""
+    audit = {"action": "recording.legal_hold", "object_type": "recording", "object_id": recording.pk}
+    details = {"legal_hold": legal_hold, "reason": reason}
+    with transaction.atomic():
+        locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        audit["application"] = locked.room.application
+        refused = legal_hold and locked.deleted_at is not None
+        if not refused:
+            audit_record_or_refuse(request=request, details={**details, "was": locked.legal_hold}, **audit)
+            if locked.legal_hold != legal_hold or locked.legal_hold_reason != reason:
+                locked.legal_hold, locked.legal_hold_reason = legal_hold, reason
+                locked.legal_hold_changed_at = timezone.now()
+                locked.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_changed_at", "updated_at"])
+    if refused:  # audited outside the transaction so the refusal's row is kept
+        audit_record_or_refuse(request=request, outcome=AuditOutcome.DENIED, details=details, **audit)
+        raise Conflict("This recording was deleted: there is nothing left to hold.", code="recording_deleted")
+    logger.info("recording legal hold recording=%s legal_hold=%s", locked.pk, legal_hold)
+    return locked
 
 
 def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:

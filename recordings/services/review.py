@@ -1,23 +1,28 @@
 """Who may review recordings, and the audit row every look at one writes first.
 
 Reviewers are staff users with the `recordings.review_recording` permission (the "Recording
-reviewers" group), limited to the applications they are listed on (superusers: all). An
-application's API key may list and read its own recordings' metadata, never the media. Every
-list, view, playback URL, download and delete is audited before it happens, denials too; if the
-audit row cannot be written the action fails.
+reviewers" group), limited to the applications they are listed on. Nobody has an implicit
+all-applications scope, superusers included: seeing an application's recordings always means
+being listed as its reviewer, an explicit (and audited) change. An application's API key may list
+and read its own recordings' metadata, never the media. Every list, view, playback URL, download
+and delete is audited before it happens, denials too, each row under the application it concerns
+(so that application's reviewers see it in the audit log); if the audit row cannot be written the
+action fails.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import DatabaseError
+from django.db import transaction
 from django.utils import timezone
 
 from core.auth import ApplicationPrincipal
-from core.errors import Forbidden, ServiceUnavailable
+from core.errors import Forbidden
 from core.models import Application, AuditEvent, AuditOutcome
-from core.services import audit_record
+from core.services import audit_record_or_refuse
 from recordings import storage
 from recordings.models import Recording
 
@@ -34,25 +39,30 @@ def is_reviewer(user) -> bool:
 
 
 def _reviewed_applications(user):
-    return Application.objects.all() if user.is_superuser else user.reviewed_applications.all()
+    return user.reviewed_applications.all()
 
 
-def _audit(*, request, action, object_id, application=None, outcome=AuditOutcome.ALLOWED, details=None, actor=None):
-    try:
-        audit_record(
-            action=action,
-            object_type="recording",
-            object_id=object_id,
-            application=application,
-            request=request,
-            outcome=outcome,
-            details=details,
-            actor=actor,
-        )
-    except DatabaseError as exc:
-        raise ServiceUnavailable(
-            "The audit log cannot be written, so this is refused.", code="audit_unavailable"
-        ) from exc
+def _audit(
+    *,
+    request,
+    action,
+    object_id,
+    application=None,
+    outcome=AuditOutcome.ALLOWED,
+    details=None,
+    actor=None,
+    object_type="recording",
+):
+    audit_record_or_refuse(
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        application=application,
+        request=request,
+        outcome=outcome,
+        details=details,
+        actor=actor,
+    )
 
 
 def review_scope(*, request, action: str, object_id: str = "", media: bool = False):
@@ -63,18 +73,43 @@ def review_scope(*, request, action: str, object_id: str = "", media: bool = Fal
         return Application.objects.filter(pk=user.application.pk)
     if is_reviewer(user):
         return _reviewed_applications(user)
-    _audit(
+    _audit_each(
+        _refused_applications(user, object_id),
         request=request,
         action=action,
         object_id=object_id or "-",
+        object_type="audit_log" if action.startswith("audit.") else "recording",
         outcome=AuditOutcome.DENIED,
-        application=getattr(user, "application", None),
     )
     raise Forbidden("Only recording reviewers may do this.", code="not_a_reviewer")
 
 
-def recordings_listed(*, request) -> None:
-    _audit(request=request, action="recording.list", object_id="-")
+def _refused_applications(user, object_id: str) -> list[Application]:
+    """Whose audit log a refusal belongs in: the application of the recording it aimed at, else
+    the caller's own (a key's application, the applications a staff user is listed on)."""
+    try:
+        recording_id = uuid.UUID(object_id) if object_id and object_id != "-" else None
+    except ValueError:
+        recording_id = None
+    if recording_id is not None:
+        aimed_at = Application.objects.filter(rooms__recordings__pk=recording_id).first()
+        if aimed_at is not None:
+            return [aimed_at]
+    if isinstance(user, ApplicationPrincipal):
+        return [user.application]
+    return list(_reviewed_applications(user)) if getattr(user, "is_authenticated", False) else []
+
+
+def _audit_each(applications: Iterable[Application], **fields) -> None:
+    """One row per application concerned (a reviewer's list spans every application they review),
+    all or none; one row without an application when none is concerned."""
+    with transaction.atomic():
+        for application in list(applications) or [None]:
+            _audit(application=application, **fields)
+
+
+def recordings_listed(*, request, applications) -> None:
+    _audit_each(applications, request=request, action="recording.list", object_id="-")
 
 
 def recording_viewed(*, request, recording: Recording) -> None:
@@ -110,7 +145,16 @@ def recording_downloaded(*, request, recording: Recording, reviewer_id: str) -> 
 
 def audit_events_for(*, request, object_id: str = "", action: str = ""):
     scope = review_scope(request=request, action="audit.list", media=True)
-    _audit(request=request, action="audit.list", object_id=object_id or "-")
+    # A read of the log, not of the object it was filtered on: filtering by that object's id must
+    # not list this row among the object's events.
+    _audit_each(
+        scope,
+        request=request,
+        action="audit.list",
+        object_type="audit_log",
+        object_id="-",
+        details={"filters": {"object_id": object_id, "action": action}},
+    )
     events = AuditEvent.objects.filter(application__in=scope)
     if object_id:
         events = events.filter(object_id=object_id)

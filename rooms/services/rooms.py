@@ -19,7 +19,7 @@ from core.errors import Conflict, ConveneError
 from core.models import Application
 from core.services import audit_record
 from providers.base import ProviderError
-from rooms.models import Room, RoomStatus
+from rooms.models import RecordingPolicy, Room, RoomStatus
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,23 @@ def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None
         )
 
 
+def _check_consent_notice(*, application: Application, recording_policy: str | None) -> None:
+    """A room that may be recorded needs a notice to ask consent to; without one every consent
+    and every recording would be refused."""
+    if recording_policy in (None, RecordingPolicy.OFF):
+        return
+    # Imported when called: recordings builds on rooms (its models and services import rooms), so
+    # rooms reaches it only at call time and the module graph stays one-way, as with tokens below.
+    from recordings.selectors import consent_notice_current
+
+    if consent_notice_current(application=application) is None:
+        raise Conflict(
+            "A room that may be recorded needs a consent notice: publish one first (POST /api/v1/consent-notices).",
+            code="no_consent_notice",
+            details={"recording_policy": recording_policy},
+        )
+
+
 def room_create(
     *,
     application: Application,
@@ -56,6 +73,7 @@ def room_create(
     from tokens.services import invitation_create  # rooms -> tokens; tokens never imports this module
 
     _check_window(fields.get("opens_at"), fields.get("closes_at"))
+    _check_consent_notice(application=application, recording_policy=fields.get("recording_policy"))
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -85,6 +103,7 @@ def room_update(*, room: Room, request=None, **changes: Any) -> Room:
         room = Room.objects.select_for_update().get(pk=room.pk)
         if room.is_closed:
             raise Conflict("A closed room cannot be changed.", code="room_closed")
+        _check_consent_notice(application=room.application, recording_policy=changes.get("recording_policy"))
         for name, value in changes.items():
             if name in ROOM_FIELDS:
                 setattr(room, name, value)

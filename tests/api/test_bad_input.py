@@ -31,12 +31,14 @@ BODY_ENDPOINTS = {
     "update a room": ("patch", "/api/v1/rooms/{room}"),
     "create an invitation": ("post", "/api/v1/rooms/{room}/invitations"),
     "issue a token": ("post", "/api/v1/rooms/{room}/tokens"),
+    "publish a consent notice": ("post", "/api/v1/consent-notices"),
 }
 VALID_BODIES = {
     "create a room": {"external_id": "visit-9", "title": "Visit"},
     "update a room": {"title": "Renamed"},
     "create an invitation": {"display_name": "Pat", "role": "guest"},
     "issue a token": {"identity": "dr-1", "display_name": "Dr Who", "role": "host"},
+    "publish a consent notice": {"text": "We record this call."},
 }
 ROOM_PATHS = [
     "/api/v1/rooms/{id}",
@@ -296,6 +298,12 @@ INVALID_FIELDS = {
         {"identity": "d" * 129, "display_name": "Dr", "role": "host"},
         "identity",
     ),
+    "a consent notice whose text is a number": ("publish a consent notice", {"text": 1}, "text"),
+    "a consent notice whose text is null": ("publish a consent notice", {"text": None}, "text"),
+    "a consent notice whose text is blank": ("publish a consent notice", {"text": " \n "}, "text"),
+    "a consent notice whose text holds a NUL character": ("publish a consent notice", {"text": "a\u0000b"}, "text"),
+    "a consent notice whose text holds a lone surrogate": ("publish a consent notice", {"text": "\ud800"}, "text"),
+    "a consent notice whose text is over 20000 characters": ("publish a consent notice", {"text": "x" * 20001}, "text"),
     "a token whose display_name is over 200 characters": (
         "issue a token",
         {"identity": "dr-1", "display_name": "x" * 201, "role": "host"},

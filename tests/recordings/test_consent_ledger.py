@@ -4,12 +4,15 @@ join page is told to ask."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from core.models import AuditEvent
 from recordings.models import ConsentEvent, ConsentNotice
-from rooms.models import RecordingPolicy
+from rooms.models import RecordingPolicy, RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +57,7 @@ def test_verbal_consent_needs_who_attested_it(app_client, room, notice):
     refused = app_client.post(
         consents_url(room), {"identity": "pat", "decision": "granted", "method": "verbal_attested_by"}, format="json"
     )
-    assert refused.status_code == 409 and error_code(refused) == "attestation_missing"
+    assert refused.status_code == 400 and error_code(refused) == "attestation_missing"
     assert not ConsentEvent.objects.exists()
     accepted = app_client.post(
         consents_url(room),
@@ -118,6 +121,52 @@ def test_without_a_notice_no_decision_is_recorded(app_client, anon_client, room)
     assert not ConsentEvent.objects.exists()
 
 
+def link_consent(client, link, decision: str):
+    return client.post(f"/api/v1/join/{link.secret}/consent", {"decision": decision}, format="json")
+
+
+def test_a_closed_room_takes_no_more_grants_but_still_takes_withdrawals(app_client, anon_client, room, notice):
+    link = InvitationFactory(room=room, identity="pat")
+    room.status = RoomStatus.CLOSED
+    room.save(update_fields=["status"])
+    by_app = app_client.post(consents_url(room), {"identity": "doc", "decision": "granted"}, format="json")
+    assert by_app.status_code == 410 and error_code(by_app) == "room_closed"
+    by_link = link_consent(anon_client, link, "granted")
+    assert by_link.status_code == 410 and error_code(by_link) == "room_closed"
+    assert not ConsentEvent.objects.exists()
+    assert link_consent(anon_client, link, "withdrawn").status_code == 201
+    withdrawn = app_client.post(consents_url(room), {"identity": "doc", "decision": "withdrawn"}, format="json")
+    assert withdrawn.status_code == 201
+    assert sorted(ConsentEvent.objects.values_list("identity", "decision")) == [
+        ("doc", "withdrawn"),
+        ("pat", "withdrawn"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("link_state", "code"),
+    [
+        ({"expires_at": timezone.now() - timedelta(minutes=1)}, "too_late"),
+        ({"revoked_at": timezone.now() - timedelta(minutes=1)}, "link_revoked"),
+    ],
+    ids=["expired", "revoked"],
+)
+def test_a_link_that_no_longer_opens_the_room_gives_no_grant_but_still_withdraws(
+    anon_client, room, notice, link_state, code
+):
+    link = InvitationFactory(room=room, identity="pat", **link_state)
+    refused = link_consent(anon_client, link, "granted")
+    assert refused.status_code == 410 and error_code(refused) == code
+    assert not ConsentEvent.objects.exists()
+    assert link_consent(anon_client, link, "withdrawn").status_code == 201
+    assert list(ConsentEvent.objects.values_list("identity", "decision")) == [("pat", "withdrawn")]
+
+
+def test_a_used_up_link_still_records_its_holders_grant(anon_client, room, notice):
+    link = InvitationFactory(room=room, identity="pat", max_uses=1, uses=1)
+    assert link_consent(anon_client, link, "granted").status_code == 201
+
+
 def test_a_grant_to_an_outdated_notice_version_is_refused(app_client, anon_client, room, notice):
     ConsentNotice.objects.create(application=app_client.application, version=2, text="We record and transcribe.")
     by_app = app_client.post(
@@ -149,7 +198,12 @@ def test_the_ledger_lists_every_decision_and_each_identitys_current_state(app_cl
     assert response.status_code == 200
     body = response.json()
     assert body["room_id"] == str(room.pk)
-    assert body["notice"] == {"version": 1, "text": notice.text, "text_hash": notice.text_hash}
+    assert body["notice"] == {
+        "version": 1,
+        "text": notice.text,
+        "text_hash": notice.text_hash,
+        "created_at": notice.created_at.isoformat().replace("+00:00", "Z"),
+    }
     assert [(e["identity"], e["decision"], e["method"]) for e in body["ledger"]] == [
         ("doc", "granted", "api"),
         ("pat", "granted", "join_page"),
@@ -270,9 +324,15 @@ def test_the_join_page_asks_for_consent_only_in_a_recordable_room_with_a_notice(
     }
 
 
-def test_the_join_page_does_not_ask_without_a_notice(app_client, anon_client):
+def test_a_recordable_room_says_consent_is_required_even_before_a_notice_exists(app_client, anon_client):
     room = RoomFactory(application=app_client.application, recording_policy=RecordingPolicy.AUTO)
-    assert join(anon_client, InvitationFactory(room=room, identity="pat"))["required"] is False
+    assert join(anon_client, InvitationFactory(room=room, identity="pat")) == {
+        "required": True,
+        "notice_version": None,
+        "notice_hash": None,
+        "notice_text": None,
+        "consented": False,
+    }
 
 
 def test_the_join_response_says_consented_once_the_link_holder_granted(anon_client, room, notice):

@@ -3,6 +3,7 @@ request reaches the media server otherwise; a withdrawal, or a joiner without co
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -263,6 +264,41 @@ def test_a_finished_recording_cannot_be_stopped(recording_meeting):
     response = meeting.app_client.post(f"/api/v1/recordings/{meeting.recording.pk}/stop")
     assert response.status_code == 409 and error(response)["code"] == "recording_not_active"
     assert stop_requests(meeting) == []
+
+
+def _end_at_the_media_server(meeting) -> None:
+    """The egress completed at LiveKit, its egress_ended not delivered yet."""
+    meeting.fake.set_egress_status(meeting.recording.provider_recording_id, lk_egress.EGRESS_COMPLETE)
+
+
+def warnings_or_worse(caplog) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_stop_the_media_server_refuses_as_already_ended_is_sent_once_not_retried_nor_logged_as_a_failure(
+    recording_meeting, eager_celery, django_capture_on_commit_callbacks, caplog
+):
+    meeting = recording_meeting
+    _end_at_the_media_server(meeting)
+    caplog.set_level(logging.INFO)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert meeting.link_consent("pat", "withdrawn").status_code == 201
+    assert stop_requests(meeting) == [meeting.recording.provider_recording_id]
+    assert warnings_or_worse(caplog) == []
+    meeting.recording.refresh_from_db()
+    assert meeting.recording.status == RecordingStatus.COMPLETE  # as LiveKit reports it
+
+
+def test_the_application_stopping_a_recording_the_media_server_already_ended_gets_its_final_state(
+    recording_meeting, caplog
+):
+    meeting = recording_meeting
+    _end_at_the_media_server(meeting)
+    response = meeting.app_client.post(f"/api/v1/recordings/{meeting.recording.pk}/stop")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "complete"
+    assert stop_requests(meeting) == [meeting.recording.provider_recording_id]
+    assert warnings_or_worse(caplog) == []
 
 
 # -- policy auto --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from core.models import AuditEvent
 from recordings import storage
 from recordings.models import Recording, RecordingStatus
-from rooms.models import RecordingPolicy
+from rooms.models import CallSession, ParticipantSession, RecordingPolicy
 from tests.factories import RoomFactory
 from tests.recordings.conftest import MEDIA, make_staff, stored_recording
 
@@ -95,6 +95,19 @@ def test_a_reviewer_lists_and_reads_only_their_applications_recordings(reviewer_
     assert playback(reviewer_client, other_recording).status_code == 404
     assert reviewer_client.delete(f"/api/v1/recordings/{other_recording.pk}").status_code == 404
     assert (storage.current().path(other_recording.location)).exists()
+
+
+def test_the_detail_names_the_recorded_session_and_its_participants_as_the_list_does(app_client, room, file_storage):
+    now = timezone.now()
+    session = CallSession.objects.create(room=room, provider_session_id="RM_1", started_at=now, last_seen_at=now)
+    ParticipantSession.objects.create(
+        call_session=session, provider_participant_id="PA_pat", identity="pat", joined_at=now
+    )
+    recording = stored_recording(room, storage="file", where=file_storage, call_session=session)
+    detail = app_client.get(f"/api/v1/recordings/{recording.pk}").json()
+    [listed] = app_client.get("/api/v1/recordings").json()["results"]
+    assert detail["session_id"] == listed["session_id"] == str(session.pk)
+    assert [p["identity"] for p in detail["participants"]] == ["pat"]
 
 
 def test_the_list_can_be_filtered_by_room_and_status(app_client, room, recording, file_storage):
@@ -202,6 +215,58 @@ def test_the_audit_log_shows_a_reviewer_their_applications_rows(
     assert str(other_recording.pk) not in {row["object_id"] for row in everything}
 
 
+def test_a_list_is_audited_under_each_application_the_caller_may_see(
+    reviewer_client, reviewer, app_client, other_client, recording
+):
+    other_client.application.reviewers.add(reviewer)
+    assert reviewer_client.get("/api/v1/recordings").status_code == 200
+    rows = audits(action="recording.list")
+    assert {row.application_id for row in rows} == {app_client.application.pk, other_client.application.pk}
+    app_client.get("/api/v1/recordings")
+    assert audits(action="recording.list", actor_type="application")[0].application == app_client.application
+    [own_row] = [
+        row
+        for row in reviewer_client.get("/api/v1/audit-events", {"action": "recording.list"}).json()["results"]
+        if row["actor_type"] == "user"
+    ][:1]
+    assert own_row["actor_id"] == str(reviewer.pk)
+
+
+def test_a_refusal_is_audited_under_the_application_of_the_recording_it_aimed_at(
+    staff_client, reviewer_client, recording
+):
+    assert playback(staff_client, recording).status_code == 403
+    [row] = audits(outcome="denied")
+    assert row.application == recording.room.application
+    shown = reviewer_client.get("/api/v1/audit-events", {"object_id": str(recording.pk)}).json()["results"]
+    assert [(r["action"], r["outcome"], r["actor_id"]) for r in shown] == [
+        ("recording.playback", "denied", str(staff_client.user.pk))
+    ]
+
+
+def test_a_refusal_aimed_at_no_recording_is_audited_under_the_applications_the_staff_user_is_listed_on(
+    app_client, reviewer_client, recording
+):
+    listed_but_not_permitted = make_staff("listed", reviewer=False, applications=[app_client.application])
+    client = APIClient()
+    client.force_login(listed_but_not_permitted)
+    assert client.get("/api/v1/audit-events").status_code == 403
+    [row] = audits(outcome="denied")
+    assert (row.action, row.application) == ("audit.list", app_client.application)
+
+
+def test_a_superuser_sees_only_the_applications_they_are_listed_on(app_client, recording, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password=None)
+    client = APIClient()
+    client.force_login(root)
+    assert client.get("/api/v1/recordings").json()["results"] == []
+    assert client.get(f"/api/v1/recordings/{recording.pk}").status_code == 404
+    assert playback(client, recording).status_code == 404
+    app_client.application.reviewers.add(root)
+    assert ids(client.get("/api/v1/recordings")) == {str(recording.pk)}
+    assert playback(client, recording).status_code == 200
+
+
 # -- no audit row, no action ----------------------------------------------------------------------
 
 
@@ -214,12 +279,12 @@ def _break_the_audit_insert(monkeypatch):
     monkeypatch.setattr("core.services.insert_row", _refuse)
 
 
-@pytest.fixture(params=["audit INSERT", "review.audit_record"])
+@pytest.fixture(params=["audit INSERT", "core.services.audit_record"])
 def broken_audit(request, monkeypatch):
     if request.param == "audit INSERT":
         _break_the_audit_insert(monkeypatch)
     else:
-        monkeypatch.setattr("recordings.services.review.audit_record", _refuse)
+        monkeypatch.setattr("core.services.audit_record", _refuse)
     return request.param
 
 
@@ -245,10 +310,12 @@ def test_a_download_without_an_audit_row_sends_no_bytes(reviewer_client, recordi
     assert response.json()["error"]["code"] == "audit_unavailable"
 
 
-def test_a_delete_without_an_audit_row_deletes_nothing(reviewer_client, recording, monkeypatch):
-    _break_the_audit_insert(monkeypatch)
+def test_a_delete_without_an_audit_row_deletes_nothing_and_says_audit_unavailable(
+    reviewer_client, recording, broken_audit
+):
     response = reviewer_client.delete(f"/api/v1/recordings/{recording.pk}")
     assert response.status_code == 503
+    assert response.json()["error"]["code"] == "audit_unavailable"
     recording.refresh_from_db()
     assert recording.deleted_at is None
     assert storage.current().path(recording.location).read_bytes() == MEDIA
