@@ -58,6 +58,12 @@ def invitation_create(
     role_grants(role)  # unknown role -> 400 before anything is written
     if room.is_closed:
         raise Gone("This room is closed.", code="room_closed")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ConveneError(
+            "expires_at is in the past: the link could never be used.",
+            code="expires_in_past",
+            details={"expires_at": expires_at.isoformat()},
+        )
     secret = generate_link_secret()
     try:
         with transaction.atomic():

@@ -143,3 +143,16 @@ def test_a_token_writes_its_audit_row_with_one_statement_unless_it_also_opens_th
     room.refresh_from_db()
     assert room.status == RoomStatus.OPEN
     assert AuditEvent.objects.filter(action="token.issue", object_id=str(room.pk)).count() == 1
+
+
+def test_a_link_that_has_already_expired_is_refused(app_client):
+    room = RoomFactory(application=app_client.application)
+    past = (timezone.now() - timezone.timedelta(minutes=1)).isoformat()
+    response = app_client.post(
+        f"/api/v1/rooms/{room.pk}/invitations",
+        {"display_name": "Pat", "role": "guest", "expires_at": past},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "expires_in_past"
+    assert not Invitation.objects.filter(room=room).exists()
