@@ -65,6 +65,11 @@ CONVENE_ROOM_CLOSE_GRACE_MINUTES = env.int("CONVENE_ROOM_CLOSE_GRACE_MINUTES", d
 CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS", default=300)
 CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS", default=20)
 CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
+# A removal the media server did not confirm is retried with backoff until it succeeds or the room
+# closes; the sweep that rings for due retries runs this often.
+CONVENE_REMOVAL_RETRY_BASE_SECONDS = env.float("CONVENE_REMOVAL_RETRY_BASE_SECONDS", default=5.0)
+CONVENE_REMOVAL_RETRY_MAX_SECONDS = env.float("CONVENE_REMOVAL_RETRY_MAX_SECONDS", default=300.0)
+CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS", default=15)
 CONVENE_WEBHOOK_MAX_BYTES = env.int("CONVENE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 CONVENE_EVENT_MAX_ATTEMPTS = env.int("CONVENE_EVENT_MAX_ATTEMPTS", default=5)
 CONVENE_EVENT_RETRY_BASE_SECONDS = env.float("CONVENE_EVENT_RETRY_BASE_SECONDS", default=2.0)
@@ -253,6 +258,10 @@ CELERY_BEAT_SCHEDULE = {
     "recordings-retention": {
         "task": "recordings.delete_expired_recordings",
         "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
+    },
+    "tokens-sweep-participant-removals": {
+        "task": "tokens.sweep_participant_removals",
+        "schedule": timedelta(seconds=CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS),
     },
     "webhooks-reconcile": {
         "task": "webhooks.reconcile_providers",

@@ -22,11 +22,20 @@ from tokens.serializers import (
     InvitationOutputSerializer,
     InvitationRevokedSerializer,
     JoinCredentialsSerializer,
+    ParticipantIdentitySerializer,
+    ParticipantRemovedSerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
 )
-from tokens.services import invitation_create, invitation_redeem, invitation_revoke, invitation_url, token_issue
+from tokens.services import (
+    invitation_create,
+    invitation_redeem,
+    invitation_revoke,
+    invitation_url,
+    participant_remove,
+    token_issue,
+)
 
 
 class RoomInvitationsApi(APIView):
@@ -75,6 +84,23 @@ class RoomTokenApi(APIView):
         serializer.is_valid(raise_exception=True)
         issued = token_issue(room=room, request=request, **serializer.validated_data)
         return Response(credentials_data(issued))
+
+
+class ParticipantRemoveApi(APIView):
+    @extend_schema(
+        operation_id="participants_remove",
+        request=None,
+        responses={200: ParticipantRemovedSerializer},
+        description="Remove a participant: disconnect the identity, revoke its links and mint no token for it in "
+        "this room again (403 participant_removed) until a link or token is created with readmit: true. A rejoin "
+        "with a token minted earlier is removed again.",
+    )
+    def post(self, request, room_id, identity):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = ParticipantIdentitySerializer(data={"identity": identity})
+        serializer.is_valid(raise_exception=True)
+        removed = participant_remove(room=room, identity=serializer.validated_data["identity"], request=request)
+        return Response({"removed": removed})
 
 
 class JoinApi(APIView):
