@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinRateThrottle
+from core.throttling import JoinThrottled
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
 from tokens.selectors import invitation_get, invitation_list
@@ -103,12 +103,11 @@ class ParticipantRemoveApi(APIView):
         return Response({"removed": removed})
 
 
-class JoinApi(APIView):
+class JoinApi(JoinThrottled, APIView):
     """Public: a join link's secret is the only credential."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [JoinRateThrottle]
 
     @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
     def post(self, request, secret):

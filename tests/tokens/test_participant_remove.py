@@ -215,3 +215,8 @@ def test_the_migration_bars_identities_whose_every_link_was_revoked_before_remov
     migration.bar_revoked_identities(apps, None)
     bar = ParticipantRemoval.objects.get()
     assert (bar.identity, bar.reason, bar.done_at) == ("gone", "link_revoked", revoked_at)
+
+
+def test_the_scheduler_runs_the_removal_sweep(settings):
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert sweep_participant_removals.name in schedule
