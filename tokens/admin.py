@@ -1,8 +1,8 @@
-"""Admin for join links: everything but the secret, which Convene does not have."""
+"""Admin for join links: everything but the secret, which Convene does not have; and removals."""
 
 from django.contrib import admin
 
-from tokens.models import Invitation
+from tokens.models import Invitation, ParticipantRemoval
 
 
 @admin.register(Invitation)
@@ -14,4 +14,22 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = ("room", "identity", "uses", "last_used_at", "revoked_at", "created_at", "updated_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ParticipantRemoval)
+class ParticipantRemovalAdmin(admin.ModelAdmin):
+    """Read only: removals are made and lifted through the API, which audits them."""
+
+    list_display = ("identity", "room", "reason", "requested_at", "done_at", "attempts", "last_error", "lifted_at")
+    list_filter = ("reason",)
+    search_fields = ("identity", "room__external_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

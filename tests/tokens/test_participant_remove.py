@@ -220,3 +220,14 @@ def test_the_migration_bars_identities_whose_every_link_was_revoked_before_remov
 def test_the_scheduler_runs_the_removal_sweep(settings):
     schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert sweep_participant_removals.name in schedule
+
+
+def test_staff_see_removals_in_the_admin_but_cannot_change_them(admin_client, app_client, fake_livekit):
+    room = RoomFactory(application=app_client.application)
+    remove(app_client, room, "dana")
+    removal = ParticipantRemoval.objects.get()
+    listing = admin_client.get("/admin/tokens/participantremoval/")
+    assert listing.status_code == 200 and b"dana" in listing.content
+    detail = admin_client.post(f"/admin/tokens/participantremoval/{removal.pk}/change/", {"identity": "x"})
+    assert detail.status_code in (200, 403)
+    assert ParticipantRemoval.objects.get().identity == "dana"
