@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
 from tokens.models import Invitation, ParticipantRemoval
 
 
@@ -18,18 +19,9 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ParticipantRemoval)
-class ParticipantRemovalAdmin(admin.ModelAdmin):
+class ParticipantRemovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read only: removals are made and lifted through the API, which audits them."""
 
     list_display = ("identity", "room", "reason", "requested_at", "done_at", "attempts", "last_error", "lifted_at")
     list_filter = ("reason",)
     search_fields = ("identity", "room__external_id")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
