@@ -8,7 +8,7 @@ from django.utils import timezone
 from core.models import AuditEvent
 from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation
+from tokens.models import Invitation, ParticipantRemoval
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +65,8 @@ def test_revoking_when_livekit_is_down_still_revokes_and_says_the_holder_was_not
     assert response.status_code == 200
     assert response.json()["participant_removed"] is False
     assert Invitation.objects.get(pk=invitation.pk).revoked_at is not None
+    pending = ParticipantRemoval.objects.get(room=invitation.room, identity=invitation.identity)
+    assert pending.done_at is None and pending.next_attempt_at is not None  # retried in the background
 
 
 def test_revoking_a_link_nobody_is_using_is_fine_and_idempotent(app_client, fake_livekit):
