@@ -6,6 +6,7 @@ default or short secrets. Every secret can also be read from a file named by `<N
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -72,7 +73,25 @@ CONVENE_JOIN_EARLY_MINUTES = env.int("CONVENE_JOIN_EARLY_MINUTES", default=10)
 CONVENE_ROOM_CLOSE_GRACE_MINUTES = env.int("CONVENE_ROOM_CLOSE_GRACE_MINUTES", default=15)
 CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS", default=300)
 CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS", default=20)
+# Join limits (token buckets per client address, shared through Redis): successful joins, and
+# separately failed attempts (unknown or refused links) per client address and per link.
 CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
+CONVENE_JOIN_FAILURE_LIMIT = env.str("CONVENE_JOIN_FAILURE_LIMIT", default="10/min")
+CONVENE_JOIN_LINK_FAILURE_LIMIT = env.str("CONVENE_JOIN_LINK_FAILURE_LIMIT", default="30/min")
+# With NUM_PROXIES > 0, X-Forwarded-For is believed only on connections from these addresses or
+# networks ("*": any): the same variable tells gunicorn (Procfile) which proxies to believe.
+CONVENE_TRUSTED_PROXIES = [p.strip() for p in env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])]
+for _proxy in CONVENE_TRUSTED_PROXIES:
+    if _proxy != "*":
+        try:
+            ipaddress.ip_network(_proxy, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"FORWARDED_ALLOW_IPS: {_proxy!r} is not an address or network") from None
+# A removal the media server did not confirm is retried with backoff until it succeeds or the room
+# closes; the sweep that rings for due retries runs this often.
+CONVENE_REMOVAL_RETRY_BASE_SECONDS = env.float("CONVENE_REMOVAL_RETRY_BASE_SECONDS", default=5.0)
+CONVENE_REMOVAL_RETRY_MAX_SECONDS = env.float("CONVENE_REMOVAL_RETRY_MAX_SECONDS", default=300.0)
+CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS", default=15)
 CONVENE_WEBHOOK_MAX_BYTES = env.int("CONVENE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 CONVENE_EVENT_MAX_ATTEMPTS = env.int("CONVENE_EVENT_MAX_ATTEMPTS", default=5)
 CONVENE_EVENT_RETRY_BASE_SECONDS = env.float("CONVENE_EVENT_RETRY_BASE_SECONDS", default=2.0)
@@ -298,6 +317,10 @@ CELERY_BEAT_SCHEDULE = {
     "recordings-retention": {
         "task": "recordings.delete_expired_recordings",
         "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
+    },
+    "tokens-sweep-participant-removals": {
+        "task": "tokens.sweep_participant_removals",
+        "schedule": timedelta(seconds=CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS),
     },
     "webhooks-reconcile": {
         "task": "webhooks.reconcile_providers",

@@ -26,7 +26,7 @@ from rooms.views import (
     SessionDetailApi,
     SessionListApi,
 )
-from tokens.views import InvitationDetailApi, JoinApi, RoomInvitationsApi, RoomTokenApi
+from tokens.views import InvitationDetailApi, JoinApi, ParticipantRemoveApi, RoomInvitationsApi, RoomTokenApi
 from webhooks.views import webhook_receive
 
 api_v1 = [
@@ -35,6 +35,11 @@ api_v1 = [
     path("rooms/<uuid:room_id>/close", RoomCloseApi.as_view(), name="room-close"),
     path("rooms/<uuid:room_id>/invitations", RoomInvitationsApi.as_view(), name="room-invitations"),
     path("rooms/<uuid:room_id>/tokens", RoomTokenApi.as_view(), name="room-tokens"),
+    path(
+        "rooms/<uuid:room_id>/participants/<str:identity>/remove",
+        ParticipantRemoveApi.as_view(),
+        name="participant-remove",
+    ),
     path("rooms/<uuid:room_id>/attendance", RoomAttendanceApi.as_view(), name="room-attendance"),
     path("sessions", SessionListApi.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", SessionDetailApi.as_view(), name="session-detail"),

@@ -15,7 +15,7 @@ from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinRateThrottle
+from core.throttling import JoinThrottled
 from recordings import storage
 from recordings.models import ConsentMethod
 from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
@@ -86,12 +86,11 @@ class RoomConsentsApi(APIView):
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
-class JoinConsentApi(APIView):
+class JoinConsentApi(JoinThrottled, APIView):
     """Public: a link holder records their own decision."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [JoinRateThrottle]
 
     @extend_schema(
         operation_id="join_consent",

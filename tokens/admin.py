@@ -1,8 +1,9 @@
-"""Admin for join links: everything but the secret, which Convene does not have."""
+"""Admin for join links: everything but the secret, which Convene does not have; and removals."""
 
 from django.contrib import admin
 
-from tokens.models import Invitation
+from core.admin import ReadOnlyAdminMixin
+from tokens.models import Invitation, ParticipantRemoval
 
 
 @admin.register(Invitation)
@@ -15,3 +16,12 @@ class InvitationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(ParticipantRemoval)
+class ParticipantRemovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read only: removals are made and lifted through the API, which audits them."""
+
+    list_display = ("identity", "room", "reason", "requested_at", "done_at", "attempts", "last_error", "lifted_at")
+    list_filter = ("reason",)
+    search_fields = ("identity", "room__external_id")

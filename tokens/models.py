@@ -52,3 +52,49 @@ class Invitation(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.role} link for {self.identity}"
+
+
+class RemovalReason(models.TextChoices):
+    REMOVED = "removed", "removed by the application"
+    LINK_REVOKED = "link_revoked", "the identity's join link was revoked"
+
+
+class ParticipantRemoval(BaseModel):
+    """This identity may not be in this room, and the provider removal that makes it so.
+
+    Barred while lifted_at is null (one such row per room and identity); only an explicit
+    readmit lifts it. The provider removal is pending while done_at is null: retried with
+    backoff (attempts, next_attempt_at, last_error) until it succeeds or the room closes (the
+    room's close at the provider disconnects everyone). A join event of a barred identity makes
+    it pending again, with a new requested_at: an attempt started earlier cannot settle it.
+    """
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="removals")
+    identity = models.CharField(max_length=128)
+    reason = models.CharField(max_length=20, choices=RemovalReason.choices)
+    requested_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "identity"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="participant_removal_one_bar_per_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(done_at__isnull=True, lifted_at__isnull=True),
+                name="participant_removal_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} barred from {self.room_id} ({self.reason})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connections, router
 from django.db.models import QuerySet
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.rows import ModelRows, prepared_cursor
 from rooms.models import Room
@@ -32,7 +32,8 @@ _LINK_ROWS = ModelRows((Invitation, "i"), (Room, "r"), (Application, "a"))
 
 def invitation_by_secret(*, secret: str) -> Invitation:
     """The link a secret opens (any state; callers decide what a revoked link may still do), with
-    its room and the room's application loaded, as select_related("room", "room__application")
+    its room and the room's application loaded; a deactivated application's links open nothing
+    (403 application_inactive), as its API keys do not, as select_related("room", "room__application")
     would. One hand-written SELECT: building this query through the ORM was about a quarter of
     a redemption's CPU."""
     db = router.db_for_read(Invitation)
@@ -51,6 +52,8 @@ def invitation_by_secret(*, secret: str) -> Invitation:
     if row is None:
         raise NotFound("This link does not exist.")
     invitation, room, application = _LINK_ROWS.read(connection, row)
+    if not application.is_active:
+        raise Forbidden("This link's application has been deactivated.", code="application_inactive")
     room.application = application
     invitation.room = room
     return invitation

@@ -21,6 +21,12 @@ class RoleField(serializers.CharField):
         return value
 
 
+READMIT_HELP = (
+    "Let in again an identity that was removed from the room or whose link was revoked. Without it, "
+    "a link for such an identity is refused (409 readmit_required) and no token is minted for it."
+)
+
+
 class InvitationInputSerializer(StrictInputSerializer):
     display_name = serializers.CharField(max_length=200)
     role = RoleField()
@@ -28,6 +34,7 @@ class InvitationInputSerializer(StrictInputSerializer):
     max_uses = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1000)
     expires_at = BoundedDateTimeField(required=False, allow_null=True)
     metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    readmit = serializers.BooleanField(required=False, default=False, help_text=READMIT_HELP)
 
 
 class InvitationOutputSerializer(serializers.Serializer):
@@ -58,6 +65,20 @@ class TokenInputSerializer(StrictInputSerializer):
     display_name = serializers.CharField(max_length=200)
     role = RoleField()
     metadata = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    readmit = serializers.BooleanField(required=False, default=False, help_text=READMIT_HELP)
+
+
+class ParticipantIdentitySerializer(serializers.Serializer):
+    """The identity in POST /rooms/{id}/participants/{identity}/remove (a path parameter)."""
+
+    identity = serializers.RegexField(IDENTITY_PATTERN)
+
+
+class ParticipantRemovedSerializer(serializers.Serializer):
+    removed = serializers.BooleanField(
+        help_text="True when the media server confirmed the participant is not connected; false when it could "
+        "not be reached: the removal is then retried in the background until it succeeds or the room closes."
+    )
 
 
 class ConsentRequirementSerializer(serializers.Serializer):

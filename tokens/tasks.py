@@ -2,16 +2,21 @@
 
 from celery import shared_task
 
-from rooms.models import Room
-from tokens.services import participant_remove_at_provider
+from tokens.services import participant_removal_retry, participant_removals_due
 
 
-@shared_task(bind=True, name="tokens.remove_revoked_participant", max_retries=5)
-def remove_revoked_participant(self, room_id: str, identity: str) -> bool:
-    """S5: someone whose link was revoked connected anyway (an old token): remove them again."""
-    room = Room.objects.filter(pk=room_id).first()
-    if room is None:
-        return False
-    if not participant_remove_at_provider(room=room, identity=identity):
-        raise self.retry(countdown=10 * (self.request.retries + 1))
-    return True
+@shared_task(name="tokens.remove_participant")
+def remove_participant(removal_id: str) -> bool | None:
+    """S5: one background try at disconnecting a barred identity. A failed try schedules the
+    next one on the row (backoff); the sweep below rings for it when it is due."""
+    return participant_removal_retry(removal_id=removal_id)
+
+
+@shared_task(name="tokens.sweep_participant_removals")
+def sweep_participant_removals() -> int:
+    """Periodic: a task for every pending removal whose next try is due, so that a removal is
+    retried until it succeeds or its room closes, across broker outages and worker restarts."""
+    due = participant_removals_due()
+    for removal_id in due:
+        remove_participant.apply_async((removal_id,))
+    return len(due)

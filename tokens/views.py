@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinRateThrottle
+from core.throttling import JoinThrottled
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
 from tokens.selectors import invitation_get, invitation_list
@@ -22,11 +22,20 @@ from tokens.serializers import (
     InvitationOutputSerializer,
     InvitationRevokedSerializer,
     JoinCredentialsSerializer,
+    ParticipantIdentitySerializer,
+    ParticipantRemovedSerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
 )
-from tokens.services import invitation_create, invitation_redeem, invitation_revoke, invitation_url, token_issue
+from tokens.services import (
+    invitation_create,
+    invitation_redeem,
+    invitation_revoke,
+    invitation_url,
+    participant_remove,
+    token_issue,
+)
 
 
 class RoomInvitationsApi(APIView):
@@ -77,12 +86,28 @@ class RoomTokenApi(APIView):
         return Response(credentials_data(issued))
 
 
-class JoinApi(APIView):
+class ParticipantRemoveApi(APIView):
+    @extend_schema(
+        operation_id="participants_remove",
+        request=None,
+        responses={200: ParticipantRemovedSerializer},
+        description="Remove a participant: disconnect the identity, revoke its links and mint no token for it in "
+        "this room again (403 participant_removed) until a link or token is created with readmit: true. A rejoin "
+        "with a token minted earlier is removed again.",
+    )
+    def post(self, request, room_id, identity):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        serializer = ParticipantIdentitySerializer(data={"identity": identity})
+        serializer.is_valid(raise_exception=True)
+        removed = participant_remove(room=room, identity=serializer.validated_data["identity"], request=request)
+        return Response({"removed": removed})
+
+
+class JoinApi(JoinThrottled, APIView):
     """Public: a join link's secret is the only credential."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [JoinRateThrottle]
 
     @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
     def post(self, request, secret):

@@ -164,6 +164,18 @@ def room_close_at_provider(*, room: Room) -> bool:
     return True
 
 
+def room_reclose_at_provider(*, room: Room) -> None:
+    """Someone connected to a closed room (a token minted before the close; the provider may have
+    recreated the room for them): close it at the provider again after this transaction commits,
+    and through the window sweep until that succeeds."""
+    Room.objects.filter(pk=room.pk).update(provider_closed_at=None)
+    room.provider_closed_at = None
+    logger.info("participant connected to a closed room; closing it again room=%s", room.pk)
+    from rooms.tasks import close_room_at_provider
+
+    transaction.on_commit(lambda: close_room_at_provider.apply_async((str(room.pk),)), robust=True)
+
+
 def room_mark_open(*, room: Room) -> None:
     """A scheduled room whose window is reached becomes open (a join proves it)."""
     if room.status == RoomStatus.SCHEDULED:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 
 from core.rows import table
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
@@ -233,24 +233,27 @@ def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession
     # A join usually introduces the connection: INSERT first, read and merge only on conflict.
     participant = _participant(room, session, event.participant, event.occurred_at, joined, likely_new=True)
     room_refresh_live_status(room=room, session=session)
-    _remove_if_revoked(room, participant)
+    _remove_if_barred(room, participant)
     return participant
 
 
-def _remove_if_revoked(room: Room, participant: ParticipantSession) -> None:
-    """A revoked link's holder who connects anyway (with a token minted before the revocation)
-    is removed again, after this transaction commits."""
-    invitation = participant.invitation
-    if invitation is None or invitation.revoked_at is None or participant.left_at is not None:
+def _remove_if_barred(room: Room, participant: ParticipantSession) -> None:
+    """S5: someone who may not be in this room and connects anyway, with a token minted before
+    the room closed, before their removal or before their link was revoked, is removed again
+    after this transaction commits: a closed room is closed at the provider again (the provider
+    may have recreated it for them), a barred identity is removed again."""
+    if participant.left_at is not None:
         return
-    if Invitation.objects.filter(room=room, identity=participant.identity, revoked_at__isnull=True).exists():
-        return
-    from tokens.tasks import remove_revoked_participant
+    if room.status == RoomStatus.CLOSED:
+        from rooms.services.rooms import room_reclose_at_provider
 
-    logger.info("revoked participant connected; removing room=%s invitation=%s", room.pk, invitation.pk)
-    transaction.on_commit(
-        lambda: remove_revoked_participant.apply_async((str(room.pk), participant.identity)), robust=True
-    )
+        room_reclose_at_provider(room=room)
+        return
+    if participant.invitation is not None and participant.invitation.revoked_at is None:
+        return  # an active link: its identity is not barred (a bar revokes the identity's links)
+    from tokens.services import participant_removal_renew  # tokens imports rooms; not the reverse
+
+    participant_removal_renew(room=room, identity=participant.identity)
 
 
 def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) -> None:

@@ -164,6 +164,13 @@ def test_an_unreadable_secret_file_is_a_startup_error(tmp_path):
     assert result.returncode != 0 and "LIVEKIT_API_SECRET_FILE" in result.stderr
 
 
+def test_trusted_proxies_that_are_not_addresses_are_a_startup_error():
+    result = load_settings(FORWARDED_ALLOW_IPS="10.0.0.0/8,proxy.internal")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "FORWARDED_ALLOW_IPS" in result.stderr
+    assert load_settings(FORWARDED_ALLOW_IPS="10.0.0.0/8, 192.0.2.1,::1").returncode == 0
+
+
 def test_production_settings_pass_djangos_deployment_checks():
     env = {k: v for k, v in os.environ.items() if k != "SECURE_SSL_REDIRECT"}
     env.update({**STRONG, "DJANGO_SETTINGS_MODULE": "config.settings"})
@@ -235,6 +242,7 @@ def test_the_openapi_schema_describes_every_public_endpoint(client):
         "/api/v1/rooms/{room_id}/invitations",
         "/api/v1/invitations/{invitation_id}",
         "/api/v1/rooms/{room_id}/tokens",
+        "/api/v1/rooms/{room_id}/participants/{identity}/remove",
         "/api/v1/join/{secret}",
     ):
         assert path in schema

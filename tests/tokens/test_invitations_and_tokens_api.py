@@ -8,7 +8,7 @@ from django.utils import timezone
 from core.models import AuditEvent
 from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation
+from tokens.models import Invitation, ParticipantRemoval
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +65,8 @@ def test_revoking_when_livekit_is_down_still_revokes_and_says_the_holder_was_not
     assert response.status_code == 200
     assert response.json()["participant_removed"] is False
     assert Invitation.objects.get(pk=invitation.pk).revoked_at is not None
+    pending = ParticipantRemoval.objects.get(room=invitation.room, identity=invitation.identity)
+    assert pending.done_at is None and pending.next_attempt_at is not None  # retried in the background
 
 
 def test_revoking_a_link_nobody_is_using_is_fine_and_idempotent(app_client, fake_livekit):
@@ -143,3 +145,16 @@ def test_a_token_writes_its_audit_row_with_one_statement_unless_it_also_opens_th
     room.refresh_from_db()
     assert room.status == RoomStatus.OPEN
     assert AuditEvent.objects.filter(action="token.issue", object_id=str(room.pk)).count() == 1
+
+
+def test_a_link_that_has_already_expired_is_refused(app_client):
+    room = RoomFactory(application=app_client.application)
+    past = (timezone.now() - timezone.timedelta(minutes=1)).isoformat()
+    response = app_client.post(
+        f"/api/v1/rooms/{room.pk}/invitations",
+        {"display_name": "Pat", "role": "guest", "expires_at": past},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "expires_in_past"
+    assert not Invitation.objects.filter(room=room).exists()

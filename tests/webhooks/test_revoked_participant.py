@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from config.celery import app
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import participant_info, room_info
+from tokens.services import invitation_revoke
 
 
 @pytest.fixture
@@ -22,7 +22,8 @@ def test_a_revoked_link_holder_who_connects_is_removed_at_livekit(
     webhooks, fake_livekit, eager_tasks, django_capture_on_commit_callbacks
 ):
     room = RoomFactory()
-    InvitationFactory(room=room, identity="pat", revoked_at=timezone.now())
+    invitation_revoke(invitation=InvitationFactory(room=room, identity="pat"))
+    fake_livekit.requests.clear()
     fake_livekit.add_participant(room.provider_room_name, "pat")
     with django_capture_on_commit_callbacks(execute=True):
         webhooks.send("participant_joined", room=room_info(room), participant=participant_info("PA_1", "pat"))

@@ -19,13 +19,26 @@ from core.errors import Conflict, ConveneError, Gone
 from core.models import AuditEvent
 from core.rows import prepared_cursor
 from core.services import audit_event, audit_record, audit_write
-from providers.base import JoinCredentials, ParticipantSpec, ProviderError, ProviderNotFound
+from providers.base import JoinCredentials, ParticipantSpec
 from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
 from rooms.services import room_mark_open
-from tokens.models import Invitation, generate_identity, generate_link_secret, hash_link_secret
+from tokens.models import (
+    Invitation,
+    ParticipantRemoval,
+    RemovalReason,
+    generate_identity,
+    generate_link_secret,
+    hash_link_secret,
+)
 from tokens.roles import role_grants
 from tokens.selectors import invitation_by_secret
+from tokens.services.removals import (
+    participant_assert_admitted,
+    participant_bar,
+    participant_refusal,
+    participant_removal_attempt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +65,27 @@ def invitation_create(
     max_uses: int | None = None,
     expires_at: datetime | None = None,
     metadata: str = "",
+    readmit: bool = False,
     request=None,
 ) -> tuple[Invitation, str]:
-    """Create a join link; returns (invitation, secret). The secret is not kept."""
+    """Create a join link; returns (invitation, secret). The secret is not kept. A link for a
+    barred identity (removed, or its link revoked) is refused unless `readmit` lifts the bar."""
     role_grants(role)  # unknown role -> 400 before anything is written
     if room.is_closed:
         raise Gone("This room is closed.", code="room_closed")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ConveneError(
+            "expires_at is in the past: the link could never be used.",
+            code="expires_in_past",
+            details={"expires_at": expires_at.isoformat()},
+        )
     secret = generate_link_secret()
     try:
         with transaction.atomic():
+            if identity:
+                participant_assert_admitted(
+                    room=room, identity=identity, readmit=readmit, request=request, invitation=True
+                )
             invitation = Invitation.objects.create(
                 room=room,
                 role=role,
@@ -87,8 +112,9 @@ def invitation_create(
 
 
 def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
-    """Revoke a link (idempotent) and disconnect its holder. Returns whether the provider
-    confirmed the participant is not connected (False when the provider could not be reached)."""
+    """Revoke a link (idempotent), bar its identity from the room and disconnect it. Returns
+    whether the provider confirmed the participant is not connected (False when the provider
+    could not be reached; the removal is then retried in the background)."""
     now = timezone.now()
     with transaction.atomic():
         changed = Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=now)
@@ -100,26 +126,26 @@ def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
                 application=invitation.room.application,
                 request=request,
             )
+            removal = participant_bar(
+                room=invitation.room, identity=invitation.identity, reason=RemovalReason.LINK_REVOKED, request=request
+            )
+        else:  # revoked before: its bar stands, unless a readmit has lifted it since
+            removal = ParticipantRemoval.objects.filter(
+                room=invitation.room, identity=invitation.identity, lifted_at=None
+            ).first()
     invitation.refresh_from_db(fields=["revoked_at"])
-    return participant_remove_at_provider(room=invitation.room, identity=invitation.identity)
-
-
-def participant_remove_at_provider(*, room: Room, identity: str) -> bool:
-    """Disconnect one identity from the media room. True when it is confirmed gone (removed, or
-    was not connected); False when the provider could not be reached."""
-    try:
-        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=identity)
-    except ProviderNotFound:
+    if removal is None:
         return True
-    except ProviderError as exc:
-        logger.warning("could not remove participant room=%s error=%s", room.pk, exc)
-        return False
-    return True
+    removal.room = invitation.room
+    return participant_removal_attempt(removal=removal)
 
 
 def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
     if invitation.revoked_at is not None:
-        return Gone("This link has been revoked.", code="link_revoked")
+        removal = ParticipantRemoval.objects.filter(
+            room_id=invitation.room_id, identity=invitation.identity, lifted_at=None, reason=RemovalReason.REMOVED
+        ).first()
+        return participant_refusal(removal) if removal else Gone("This link has been revoked.", code="link_revoked")
     if invitation.expires_at is not None and now >= invitation.expires_at:
         return Gone(
             "This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()}
@@ -177,15 +203,20 @@ def _count_use(*, invitation: Invitation, now: datetime, connection) -> bool:
 
 
 def token_issue(
-    *, room: Room, identity: str, display_name: str, role: str, metadata: str = "", request=None
+    *,
+    room: Room,
+    identity: str,
+    display_name: str,
+    role: str,
+    metadata: str = "",
+    readmit: bool = False,
+    request=None,
 ) -> IssuedCredentials:
-    """Credentials for an application's signed-in user (the start-a-call button)."""
+    """Credentials for an application's signed-in user (the start-a-call button). S5: none for a
+    barred identity (removed, or its link revoked) unless `readmit` lifts the bar."""
     role_grants(role)
     room_assert_joinable(room=room, now=timezone.now())
-    # S5: once every link of this identity is revoked, the app cannot mint its way back in.
-    link_states = list(Invitation.objects.filter(room=room, identity=identity).values_list("revoked_at", flat=True))
-    if link_states and all(revoked_at is not None for revoked_at in link_states):
-        raise Conflict("This identity's access to the room was revoked.", code="identity_revoked")
+    participant_assert_admitted(room=room, identity=identity, readmit=readmit, request=request, invitation=False)
     issued, event = _mint(
         room=room,
         identity=identity,

@@ -1,0 +1,33 @@
+"""Writes of tokens: join links and join credentials (links.py), removing participants (removals.py)."""
+
+from tokens.services.links import (
+    IssuedCredentials,
+    invitation_create,
+    invitation_redeem,
+    invitation_revoke,
+    invitation_url,
+    token_issue,
+)
+from tokens.services.removals import (
+    participant_removal_attempt,
+    participant_removal_renew,
+    participant_removal_retry,
+    participant_removals_due,
+    participant_remove,
+    participant_remove_at_provider,
+)
+
+__all__ = [
+    "IssuedCredentials",
+    "invitation_create",
+    "invitation_redeem",
+    "invitation_revoke",
+    "invitation_url",
+    "participant_removal_attempt",
+    "participant_removal_renew",
+    "participant_removal_retry",
+    "participant_removals_due",
+    "participant_remove",
+    "participant_remove_at_provider",
+    "token_issue",
+]
