@@ -24,7 +24,6 @@ from django.conf import settings
 from google.protobuf import json_format
 from livekit import api
 from livekit.protocol import egress as lk_egress
-from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from providers.base import (
@@ -43,7 +42,7 @@ from providers.base import (
     RecordingSpec,
     RoomRef,
 )
-from providers.livekit_convert import from_seconds, neutral_event, provider_recording
+from providers.livekit_convert import from_seconds, neutral_event, participant_kind, provider_recording
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +190,7 @@ class LiveKitProvider(Provider):
                 sid=p.sid,
                 identity=p.identity,
                 display_name=p.name,
-                kind=ParticipantInfo.Kind.Name(p.kind).lower(),
+                kind=participant_kind(p.kind),
                 joined_at=from_seconds(p.joined_at),
                 metadata=p.metadata,
             )
