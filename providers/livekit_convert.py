@@ -34,14 +34,14 @@ from providers.base import (
 EARLIEST_TIME = datetime(2020, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)
 _EARLIEST_SECONDS = int(EARLIEST_TIME.timestamp())
+_AHEAD_SECONDS = int(LATEST_AHEAD.total_seconds())
 
 
 def provider_time(value: int, *, per_second: int) -> datetime | None:
     """A LiveKit integer time (`per_second` units in a second) as an aware UTC datetime, or None
     when it is zero (LiveKit omits unset times) or outside [EARLIEST_TIME, now + LATEST_AHEAD].
     The range is checked on the integer, before any conversion can overflow."""
-    latest = int(time.time() + LATEST_AHEAD.total_seconds())
-    if not _EARLIEST_SECONDS * per_second <= value <= latest * per_second:
+    if not _EARLIEST_SECONDS * per_second <= value <= (int(time.time()) + _AHEAD_SECONDS) * per_second:
         return None
     return datetime.fromtimestamp(value / per_second, tz=UTC)
 
