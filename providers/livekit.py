@@ -69,6 +69,15 @@ def api_url(configured_url: str) -> str:
     return configured_url
 
 
+def _answered_recording(info: lk_egress.EgressInfo) -> ProviderRecording:
+    """The egress LiveKit answered with; one Convene cannot store (an id or location beyond the
+    limits in livekit_convert) is a refusal, not a crash."""
+    try:
+        return provider_recording(info)
+    except BadPayload as exc:
+        raise ProviderRejected(f"unusable egress in LiveKit's answer: {exc}") from None
+
+
 def translate_error(exc: BaseException) -> Exception:
     """LiveKit/transport failure -> ProviderUnavailable / ProviderRejected / ProviderNotFound.
 
@@ -212,16 +221,22 @@ class LiveKitProvider(Provider):
             )
         request = lk_egress.RoomCompositeEgressRequest(room_name=room.name, layout="grid", file_outputs=[output])
         info = self._call(lambda lk: lk.egress.start_room_composite_egress(request))
-        return provider_recording(info)
+        return _answered_recording(info)
 
     def stop_recording(self, *, recording_id: str) -> ProviderRecording:
         info = self._call(lambda lk: lk.egress.stop_egress(lk_egress.StopEgressRequest(egress_id=recording_id)))
-        return provider_recording(info)
+        return _answered_recording(info)
 
     def list_recordings(self, *, room: RoomRef | None = None, recording_id: str = "") -> list[ProviderRecording]:
         request = lk_egress.ListEgressRequest(room_name=room.name if room else "", egress_id=recording_id)
         response = self._call(lambda lk: lk.egress.list_egress(request))
-        return [provider_recording(info) for info in response.items]
+        recordings = []
+        for info in response.items:
+            try:
+                recordings.append(provider_recording(info))
+            except BadPayload as exc:  # not one Convene started: ours passed the same check
+                logger.warning("livekit egress skipped: %s", exc)
+        return recordings
 
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose
