@@ -93,10 +93,11 @@ def test_unknown_enum_values_are_stored_as_unknown(webhooks):
     assert TrackPublication.objects.get().kind == "unknown(77)"
 
 
-def test_a_participant_of_an_unknown_kind_counts_as_someone_who_must_consent(webhooks):
+@pytest.mark.parametrize("kind", [42, "CONNECTOR"], ids=["unknown", "connector"])
+def test_a_participant_of_an_unknown_kind_or_a_connector_counts_as_someone_who_must_consent(webhooks, kind):
     room = RoomFactory()
     webhooks.send(
-        "participant_joined", room=room_info(room), participant=participant_info("PA_1", "visitor", kind=42), at=T0
+        "participant_joined", room=room_info(room), participant=participant_info("PA_1", "visitor", kind=kind), at=T0
     )
     missing, _, _ = consent_missing(room=room)
     assert missing == ["visitor"]
