@@ -60,8 +60,9 @@ def from_nanoseconds(value: int) -> datetime | None:
 
 # How long a value from a webhook may be, and what happens beyond that. LiveKit's own limits
 # (livekit-server pkg/config/config.go, defaults): room name, participant identity and participant
-# name 256 bytes each; sids are the server's guids (a prefix and 12 characters), event and egress
-# ids likewise. The columns are at least this wide (tests/providers/test_livekit_convert.py checks).
+# name 256 bytes each (so at most 256 characters); sids are the server's guids (a prefix and 12
+# characters), event and egress ids likewise. The columns are at least this wide
+# (tests/providers/test_livekit_convert.py checks).
 # An identifier beyond its limit, or holding a NUL (PostgreSQL text cannot store one), is refused:
 # BadPayload, a 400 before anything is stored. It can only come from a server whose limits were
 # raised past LiveKit's defaults or from something that is not LiveKit, and truncating it could
@@ -120,8 +121,8 @@ EVENT_KINDS = {
 
 
 def participant_kind(value: int) -> str:
-    """ "standard", "egress", "agent", ...; "unknown" for a kind newer than our copy of the
-    protocol. rooms.models.PERSON_KINDS counts "unknown" as a person: a kind we cannot name may
+    """The kind in lower case ("standard", "egress", "agent", ...); "unknown" for a kind newer
+    than our copy of the protocol. rooms.models.PERSON_KINDS counts "unknown" as a person: a kind we cannot name may
     be someone who has not consented, so the consent gate must wait for them (fails safe)."""
     name = enum_name(ParticipantInfo.Kind, value)
     return "unknown" if name.startswith("UNKNOWN(") else name.lower()
