@@ -25,7 +25,6 @@ from django.conf import settings
 from google.protobuf import json_format
 from livekit import api
 from livekit.protocol import egress as lk_egress
-from livekit.protocol.models import ParticipantInfo
 from livekit.protocol.webhook import WebhookEvent
 
 from providers.base import (
@@ -45,7 +44,7 @@ from providers.base import (
     RecordingSpec,
     RoomRef,
 )
-from providers.livekit_convert import from_seconds, neutral_event, provider_recording
+from providers.livekit_convert import from_seconds, neutral_event, participant_kind, provider_recording
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +72,15 @@ def api_url(configured_url: str) -> str:
     if configured_url.startswith("ws://"):
         return "http://" + configured_url.removeprefix("ws://")
     return configured_url
+
+
+def _answered_recording(info: lk_egress.EgressInfo) -> ProviderRecording:
+    """The egress LiveKit answered with; one Convene cannot store (an id or location beyond the
+    limits in livekit_convert) is a refusal, not a crash."""
+    try:
+        return provider_recording(info)
+    except BadPayload as exc:
+        raise ProviderRejected(f"unusable egress in LiveKit's answer: {exc}") from None
 
 
 def translate_error(exc: BaseException) -> Exception:
@@ -198,7 +206,7 @@ class LiveKitProvider(Provider):
                 sid=p.sid,
                 identity=p.identity,
                 display_name=p.name,
-                kind=ParticipantInfo.Kind.Name(p.kind).lower(),
+                kind=participant_kind(p.kind),
                 joined_at=from_seconds(p.joined_at),
                 metadata=p.metadata,
             )
@@ -220,16 +228,22 @@ class LiveKitProvider(Provider):
             )
         request = lk_egress.RoomCompositeEgressRequest(room_name=room.name, layout="grid", file_outputs=[output])
         info = self._call(lambda lk: lk.egress.start_room_composite_egress(request))
-        return provider_recording(info)
+        return _answered_recording(info)
 
     def stop_recording(self, *, recording_id: str) -> ProviderRecording:
         info = self._call(lambda lk: lk.egress.stop_egress(lk_egress.StopEgressRequest(egress_id=recording_id)))
-        return provider_recording(info)
+        return _answered_recording(info)
 
     def list_recordings(self, *, room: RoomRef | None = None, recording_id: str = "") -> list[ProviderRecording]:
         request = lk_egress.ListEgressRequest(room_name=room.name if room else "", egress_id=recording_id)
         response = self._call(lambda lk: lk.egress.list_egress(request))
-        return [provider_recording(info) for info in response.items]
+        recordings = []
+        for info in response.items:
+            try:
+                recordings.append(provider_recording(info))
+            except BadPayload as exc:  # not one Convene started: ours passed the same check
+                logger.warning("livekit egress skipped: %s", exc)
+        return recordings
 
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose

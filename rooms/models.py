@@ -133,8 +133,11 @@ class LeftSource(models.TextChoices):
     RECONCILER = "reconciler"
 
 
-# Participant kinds that are people: recorders (egress), agents and ingress are not.
-PERSON_KINDS = ("standard", "sip")
+# Participant kinds that are people: recorders (egress), agents, ingress and bridges (a camera
+# stream) are not. A phone caller is, through SIP or a connector (WhatsApp, Twilio). "unknown" is a
+# kind newer than our copy of LiveKit's protocol: it counts as a person, so the consent gate waits
+# for its consent rather than record someone who was never asked.
+PERSON_KINDS = ("standard", "sip", "connector", "unknown")
 
 
 class ParticipantSession(BaseModel):
@@ -142,9 +145,10 @@ class ParticipantSession(BaseModel):
 
     call_session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="participants")
     provider_participant_id = models.CharField(max_length=64)
-    identity = models.CharField(max_length=128, db_index=True)
-    display_name = models.CharField(max_length=200, blank=True)
-    kind = models.CharField(max_length=20, default="standard")  # standard, egress, agent, ingress, sip
+    # As wide as LiveKit's limits (256 each, providers/livekit_convert.py).
+    identity = models.CharField(max_length=256, db_index=True)
+    display_name = models.CharField(max_length=256, blank=True)
+    kind = models.CharField(max_length=20, default="standard")  # standard, egress, agent, ingress, sip, ...
     role = models.CharField(max_length=40, blank=True)
     invitation = models.ForeignKey(
         "tokens.Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="participant_sessions"
@@ -183,7 +187,7 @@ class TrackPublication(BaseModel):
 
     participant_session = models.ForeignKey(ParticipantSession, on_delete=models.CASCADE, related_name="tracks")
     provider_track_id = models.CharField(max_length=64)
-    kind = models.CharField(max_length=10, blank=True)
+    kind = models.CharField(max_length=20, blank=True)  # audio, video, data, unknown(<n>)
     source = models.CharField(max_length=30, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     unpublished_at = models.DateTimeField(null=True, blank=True)

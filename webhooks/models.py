@@ -28,7 +28,7 @@ class InboundEvent(models.Model):
     provider = models.CharField(max_length=20)
     provider_event_id = models.CharField(max_length=100)
     kind = models.CharField(max_length=60, db_index=True)
-    room_name = models.CharField(max_length=64, blank=True, db_index=True)
+    room_name = models.CharField(max_length=256, blank=True, db_index=True)  # LiveKit allows 256
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     body = models.BinaryField()

@@ -7,6 +7,7 @@ HANDLERS[kind] -> done/ignored/failed. The row is the source of truth; the queue
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -171,6 +172,10 @@ def _apply(row: InboundEvent, room: Room | None) -> tuple[str, str]:
     event = next((e for e in events if e.provider_event_id == row.provider_event_id), None)
     if event is None:
         raise BadPayload("the stored body no longer holds this event id")
+    if event.occurred_at != row.occurred_at:
+        # The body had no usable time and the parse stood in "now": the event happened when it
+        # was received (stored at intake), not when it is processed, retried or replayed.
+        event = dataclasses.replace(event, occurred_at=row.occurred_at)
     chain = handlers.handlers_for(event)
     if not chain:
         return InboundEventStatus.IGNORED, f"no handler for {event.kind}"

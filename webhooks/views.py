@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 import providers
 from core.errors import error_body
@@ -38,8 +37,11 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
 
 
 @csrf_exempt
-@require_POST
 def webhook_receive(request: HttpRequest, provider_name: str) -> JsonResponse:
+    if request.method != "POST":  # not @require_POST: its 405 has an empty body, not our error shape
+        response = JsonResponse(error_body("method_not_allowed", "Only POST is allowed."), status=405)
+        response["Allow"] = "POST"
+        return response
     if provider_name not in KNOWN_PROVIDERS:
         return JsonResponse(error_body("not_found", "Unknown provider."), status=404)
     body = _read_body(request, settings.CONVENE_WEBHOOK_MAX_BYTES)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from core.rows import table
@@ -183,7 +184,10 @@ def _fill_participant(
     if participant.invitation_id is None:
         participant.invitation = _invitation_for(room, info.identity or participant.identity)
     if not participant.role:
-        participant.role = info.attributes.get("convene.role") or (
+        # The attribute is only a claim (a participant allowed to update its own attributes can
+        # write anything into it): only one of Convene's roles is taken.
+        claimed = info.attributes.get("convene.role", "")
+        participant.role = (claimed if claimed in settings.CONVENE_ROLES else "") or (
             participant.invitation.role if participant.invitation else ""
         )
     if seen_at is not None and (participant.last_seen_at is None or seen_at > participant.last_seen_at):

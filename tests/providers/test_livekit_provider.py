@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from livekit.protocol import egress as egress_pb
 
 import providers
 from providers.base import ProviderNotFound, ProviderRejected, ProviderUnavailable, RoomRef
@@ -56,6 +57,27 @@ def test_list_participants_reports_kind_and_join_time(provider, fake_livekit):
 
 def test_list_participants_of_a_missing_room_is_empty(provider):
     assert provider.list_participants(room=ROOM) == []
+
+
+def test_a_participant_kind_newer_than_our_protocol_copy_is_listed_as_unknown(provider, fake_livekit):
+    fake_livekit.add_participant(ROOM.name, "visitor", kind=42)
+    assert [p.kind for p in provider.list_participants(room=ROOM)] == ["unknown"]
+
+
+def _egress(egress_id: str, **fields) -> egress_pb.EgressInfo:
+    return egress_pb.EgressInfo(egress_id=egress_id, room_name=ROOM.name, status=egress_pb.EGRESS_ACTIVE, **fields)
+
+
+def test_an_egress_convene_could_not_store_is_left_out_of_the_listing(provider, fake_livekit):
+    for info in (_egress("EG_ours"), _egress("E" * 101)):
+        fake_livekit.egresses[info.egress_id] = info
+    assert [r.recording_id for r in provider.list_recordings(room=ROOM)] == ["EG_ours"]
+
+
+def test_an_answer_with_an_egress_convene_could_not_store_is_a_rejection(provider, fake_livekit):
+    fake_livekit.egresses["EG_long"] = _egress("EG_long", file_results=[egress_pb.FileInfo(filename="f" * 501)])
+    with pytest.raises(ProviderRejected):
+        provider.stop_recording(recording_id="EG_long")
 
 
 def test_remove_participant_disconnects_them(provider, fake_livekit):

@@ -147,6 +147,52 @@ def test_get_is_not_allowed_and_an_unknown_provider_is_404(client):
     assert client.post("/webhooks/nope", data=b"{}", content_type="application/json").status_code == 404
 
 
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_a_method_other_than_post_is_405_in_the_error_shape_with_an_allow_header(client, method):
+    response = getattr(client, method)("/webhooks/livekit")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "POST"
+
+
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize("created_at", [str(INT64_MAX), "100000000000", "-100000000000", "1e12", "-5"])
+def test_a_signed_event_with_an_absurd_time_is_stored_at_its_arrival_time(webhooks, created_at):
+    body = json.dumps(
+        {"event": "room_started", "room": {"sid": "RM_x", "name": "n"}, "id": "EV_t", "createdAt": created_at}
+    ).encode()
+    before = datetime.now(UTC)
+    assert webhooks.post(body).status_code == 200
+    assert before <= InboundEvent.objects.get().occurred_at <= datetime.now(UTC)
+
+
+def test_names_and_ids_up_to_livekits_limits_are_stored(webhooks):
+    event_name, room_name = "e" * 200, "r" * 256
+    body = event_body(event_name, event_id="E" * 100, room={"sid": "RM_x", "name": room_name})
+    assert webhooks.post(body).status_code == 200
+    row = InboundEvent.objects.get()
+    assert (row.provider_event_id, row.room_name) == ("E" * 100, room_name)
+    assert row.kind == ("livekit." + event_name)[:60]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"event_id": "E" * 101}, id="event-id-over-100"),
+        pytest.param({"room": {"sid": "RM_x", "name": "r" * 257}}, id="room-name-over-256"),
+        pytest.param({"room": {"sid": "RM_x", "name": "r\x00"}}, id="room-name-with-nul"),
+        pytest.param({"participant": {"sid": "PA_1", "identity": "i" * 257}}, id="identity-over-256"),
+    ],
+)
+def test_a_signed_event_with_an_identifier_beyond_livekits_limits_is_400_and_nothing_is_stored(webhooks, fields):
+    response = webhooks.post(event_body("participant_joined", **fields))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_payload"
+    assert InboundEvent.objects.count() == 0
+
+
 def test_the_database_being_down_is_503_so_livekit_retries(webhooks, monkeypatch):
     from django.db import OperationalError
 
