@@ -15,5 +15,5 @@ fi
 .venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
-echo "Convene on http://127.0.0.1:${PORT:-8000}  (create an API key: .venv/bin/python manage.py create_application NAME --json)"
+echo "Convene on http://127.0.0.1:${PORT:-8000}  (create an API key: DEBUG=true .venv/bin/python manage.py create_application NAME --json)"
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"

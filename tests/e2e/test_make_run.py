@@ -212,3 +212,14 @@ def test_the_embedded_mode_writes_only_under_its_var_directory_and_no_env_file(m
     assert {"convene.sqlite3", "celery-queue", "celery-control"} <= written, written
     assert any(name.startswith("celerybeat-schedule") for name in written), written
     assert any((make_run.var_dir / "celery-control").glob("*.exchange"))
+
+
+def test_the_readmes_command_for_an_api_key_works_as_written_next_to_make_run(make_run):
+    readme = (REPO_ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "manage.py create_application" in line)
+    command = command.replace('"My clinic"', new_guid("readme-"))
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=REPO_ROOT, env=make_run.env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(json.loads(result.stdout)) == {"application_id", "api_key"}
