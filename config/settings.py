@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.production_checks import insecure_url_reason, weak_secret_reason, webhook_key_problems
+from config.production_checks import insecure_url_reason, turn_problems, weak_secret_reason, webhook_key_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -119,6 +119,13 @@ RECORDING_S3_ACCESS_KEY_ID = secret("RECORDING_S3_ACCESS_KEY_ID")
 RECORDING_S3_SECRET_ACCESS_KEY = secret("RECORDING_S3_SECRET_ACCESS_KEY")
 RECORDING_PLAYBACK_TTL_SECONDS = min(env.int("RECORDING_PLAYBACK_TTL_SECONDS", default=300), 300)
 CONVENE_RETENTION_INTERVAL_SECONDS = env.int("CONVENE_RETENTION_INTERVAL_SECONDS", default=3600)
+
+# ICE servers handed to browsers (providers/ice.py): stun:/turn:/turns: URLs, and coturn's
+# use-auth-secret (static-auth-secret) to mint TURN credentials. A credential must outlive the call:
+# coturn checks its expiry on every allocation refresh.
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SECRET = secret("TURN_SECRET")
+TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=12 * 3600)
 
 # What each role may do in the media room. Never roomAdmin / roomRecord / roomCreate: moderation
 # goes through Convene's API, and a browser token must not carry server rights.
@@ -448,6 +455,7 @@ def _production_problems() -> list[str]:
         problems.append("RECORDING_STORAGE must be s3 or file")
     if RECORDING_STORAGE == "s3" and not (RECORDING_S3_BUCKET and RECORDING_S3_SECRET_ACCESS_KEY):
         problems.append("RECORDING_STORAGE=s3 needs RECORDING_S3_BUCKET and its credentials")
+    problems += turn_problems(TURN_URLS, TURN_SECRET, TURN_TTL_SECONDS)
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under")
     elif "*" in ALLOWED_HOSTS:

@@ -44,6 +44,7 @@ from providers.base import (
     RecordingSpec,
     RoomRef,
 )
+from providers.ice import ice_servers_for, turn_configured
 from providers.livekit_convert import from_seconds, neutral_event, participant_kind, provider_recording
 
 logger = logging.getLogger(__name__)
@@ -170,7 +171,15 @@ class LiveKitProvider(Provider):
             .with_room_config(room_config)
             .to_jwt()
         )
-        return JoinCredentials(provider=self.name, server_url=self.client_url, token=token, expires_at=issued + ttl)
+        # LiveKit hands out its own TURN servers; ours are added only when an operator configured them.
+        client_config = {"ice_servers": ice_servers_for(identity=participant.identity)} if turn_configured() else {}
+        return JoinCredentials(
+            provider=self.name,
+            server_url=self.client_url,
+            token=token,
+            expires_at=issued + ttl,
+            client_config=client_config,
+        )
 
     def close_room(self, *, room: RoomRef) -> None:
         try:

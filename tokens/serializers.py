@@ -89,6 +89,14 @@ class ConsentRequirementSerializer(serializers.Serializer):
     consented = serializers.BooleanField(help_text="This person already has an active consent.")
 
 
+class IceServerSerializer(serializers.Serializer):
+    """An RTCIceServer, as RTCPeerConnection's iceServers takes it."""
+
+    urls = serializers.ListField(child=serializers.CharField())
+    username = serializers.CharField(required=False, help_text="TURN only: `<expiry unix time>:<identity>`.")
+    credential = serializers.CharField(required=False, help_text="TURN only: valid until the username's expiry.")
+
+
 class CredentialsSerializer(serializers.Serializer):
     provider = serializers.CharField()
     server_url = serializers.CharField()
@@ -99,10 +107,16 @@ class CredentialsSerializer(serializers.Serializer):
     identity = serializers.CharField()
     display_name = serializers.CharField()
     role = serializers.CharField()
+    ice_servers = IceServerSerializer(
+        many=True,
+        required=False,
+        help_text="STUN and TURN servers for the browser's RTCPeerConnection. For LiveKit rooms only when "
+        "Convene has TURN configured (LiveKit hands out its own otherwise).",
+    )
 
 
 def credentials_data(issued) -> dict:
-    return {
+    data = {
         "provider": issued.credentials.provider,
         "server_url": issued.credentials.server_url,
         "token": issued.credentials.token,
@@ -113,6 +127,9 @@ def credentials_data(issued) -> dict:
         "display_name": issued.display_name,
         "role": issued.role,
     }
+    if "ice_servers" in issued.credentials.client_config:
+        data["ice_servers"] = issued.credentials.client_config["ice_servers"]
+    return data
 
 
 def created_invitation_data(invitation, url: str) -> dict:
