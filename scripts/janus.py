@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.localservers import free_port  # noqa: E402
+from scripts.localservers import free_port, stop_process  # noqa: E402
 
 LIB_DIRS = ("/usr/lib/x86_64-linux-gnu/janus", "/usr/lib/aarch64-linux-gnu/janus", "/usr/lib/janus")
 # Only what Convene uses is loaded: every other module is left out of the private folders.
@@ -227,13 +227,7 @@ class JanusServer:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, signal.SIGINT)
         self.process = None
 
     def cleanup(self) -> None:
