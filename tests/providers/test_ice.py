@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.localservers import free_port, wait_for_port  # noqa: E402
+from scripts.localservers import free_port, stop_process, wait_for_port  # noqa: E402
 
 TURN_SECRET = "Tq7Wx2Lk9Zr4Vb1Nc8Hm5Jd3Pf6Gs0Ya"
 UCLIENT_TIMEOUT = 20
@@ -61,21 +61,16 @@ def coturn():
         wait_for_port(port, 15)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         shutil.rmtree(root, ignore_errors=True)
 
 
 def allocate(port: int, username: str, credential: str) -> subprocess.CompletedProcess:
     """turnutils_uclient: allocate a relay with these credentials and send one message through it
     to its own second relay (-y); exit status 0 only when the allocation and the relay worked."""
+    command = ["turnutils_uclient", "-y", "-n", "1", "-m", "1", "-c", "-u", username, "-w", credential]
     return subprocess.run(
-        ["turnutils_uclient", "-y", "-n", "1", "-m", "1", "-c", "-u", username, "-w", credential]
-        + ["-p", str(port), "127.0.0.1"],
+        [*command, "-p", str(port), "127.0.0.1"],
         capture_output=True,
         text=True,
         timeout=UCLIENT_TIMEOUT,
@@ -151,7 +146,7 @@ def test_production_refuses_turn_settings_browsers_cannot_use(overrides, complai
 
 def test_production_accepts_turn_with_a_strong_secret_from_a_file(tmp_path):
     (tmp_path / "turn_secret").write_text(TURN_SECRET + "\n")
-    code = "from django.conf import settings; print(settings.TURN_SECRET == %r, settings.TURN_URLS)" % TURN_SECRET
+    code = f"from django.conf import settings; print(settings.TURN_SECRET == {TURN_SECRET!r}, settings.TURN_URLS)"
     result = load_settings(
         code, TURN_URLS="stun:turn.example:3478,turns:turn.example:443", TURN_SECRET_FILE=str(tmp_path / "turn_secret")
     )
