@@ -119,6 +119,11 @@ RECORDING_S3_ACCESS_KEY_ID = secret("RECORDING_S3_ACCESS_KEY_ID")
 RECORDING_S3_SECRET_ACCESS_KEY = secret("RECORDING_S3_SECRET_ACCESS_KEY")
 RECORDING_PLAYBACK_TTL_SECONDS = min(env.int("RECORDING_PLAYBACK_TTL_SECONDS", default=300), 300)
 CONVENE_RETENTION_INTERVAL_SECONDS = env.int("CONVENE_RETENTION_INTERVAL_SECONDS", default=3600)
+# Per-track recordings (Janus): the longest any one media tool (janus-pp-rec, ffmpeg, ffprobe) may
+# run while making a recording's composite; a run that has not finished after this plus 5 minutes
+# (a worker that died) is started again by the sweep.
+RECORDING_PROCESS_TIMEOUT_SECONDS = env.int("RECORDING_PROCESS_TIMEOUT_SECONDS", default=1800)
+CONVENE_RECORDING_PROCESS_SWEEP_SECONDS = env.int("CONVENE_RECORDING_PROCESS_SWEEP_SECONDS", default=60)
 
 # ICE servers handed to browsers (providers/ice.py): stun:/turn:/turns: URLs, and coturn's
 # use-auth-secret (static-auth-secret) to mint TURN credentials. A credential must outlive the call:
@@ -324,6 +329,10 @@ CELERY_BEAT_SCHEDULE = {
     "recordings-retention": {
         "task": "recordings.delete_expired_recordings",
         "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
+    },
+    "recordings-postprocess-sweep": {
+        "task": "recordings.sweep_postprocessing",
+        "schedule": timedelta(seconds=CONVENE_RECORDING_PROCESS_SWEEP_SECONDS),
     },
     "tokens-sweep-participant-removals": {
         "task": "tokens.sweep_participant_removals",
