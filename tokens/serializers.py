@@ -99,6 +99,10 @@ class CredentialsSerializer(serializers.Serializer):
     identity = serializers.CharField()
     display_name = serializers.CharField()
     role = serializers.CharField()
+    ice_servers = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="RTCIceServer entries (STUN, TURN with short-lived credentials) for the browser.",
+    )
 
 
 def credentials_data(issued) -> dict:
@@ -112,6 +116,7 @@ def credentials_data(issued) -> dict:
         "identity": issued.identity,
         "display_name": issued.display_name,
         "role": issued.role,
+        "ice_servers": list(issued.credentials.ice_servers),
     }
 
 
