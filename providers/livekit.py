@@ -30,6 +30,7 @@ from livekit.protocol.webhook import WebhookEvent
 from providers.base import (
     BadPayload,
     BadSignature,
+    Capabilities,
     JoinCredentials,
     LiveParticipant,
     LiveRoom,
@@ -109,6 +110,7 @@ def translate_error(exc: BaseException) -> Exception:
 
 class LiveKitProvider(Provider):
     name = "livekit"
+    capabilities = Capabilities(needs_room_creation=False, composite_recording=True, per_track_recording=False)
 
     def __init__(
         self,
@@ -172,13 +174,13 @@ class LiveKitProvider(Provider):
             .to_jwt()
         )
         # LiveKit hands out its own TURN servers; ours are added only when an operator configured them.
-        client_config = {"ice_servers": ice_servers_for(identity=participant.identity)} if turn_configured() else {}
+        ice_servers = tuple(ice_servers_for(identity=participant.identity)) if turn_configured() else None
         return JoinCredentials(
             provider=self.name,
             server_url=self.client_url,
             token=token,
             expires_at=issued + ttl,
-            client_config=client_config,
+            ice_servers=ice_servers,
         )
 
     def close_room(self, *, room: RoomRef) -> None:
@@ -254,7 +256,7 @@ class LiveKitProvider(Provider):
                 logger.warning("livekit egress skipped: %s", exc)
         return recordings
 
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], remote_addr: str = "") -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose
         `sha256` claim is base64(sha256(raw body)). A proxy may have added "Bearer "."""
         token = (headers.get("Authorization") or "").strip().removeprefix("Bearer ").strip()

@@ -110,8 +110,9 @@ class CredentialsSerializer(serializers.Serializer):
     ice_servers = IceServerSerializer(
         many=True,
         required=False,
-        help_text="STUN and TURN servers for the browser's RTCPeerConnection. For LiveKit rooms only when "
-        "Convene has TURN configured (LiveKit hands out its own otherwise).",
+        help_text="RTCIceServer entries (STUN, TURN with short-lived credentials) for the browser's "
+        "RTCPeerConnection. Always there for Janus rooms; for LiveKit rooms only when Convene has TURN configured "
+        "(LiveKit hands out its own ICE servers otherwise, and an empty list passed on would replace them).",
     )
 
 
@@ -127,8 +128,8 @@ def credentials_data(issued) -> dict:
         "display_name": issued.display_name,
         "role": issued.role,
     }
-    if "ice_servers" in issued.credentials.client_config:
-        data["ice_servers"] = issued.credentials.client_config["ice_servers"]
+    if issued.credentials.ice_servers is not None:
+        data["ice_servers"] = list(issued.credentials.ice_servers)
     return data
 
 
