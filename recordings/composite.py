@@ -84,7 +84,12 @@ def media_tracks(files: list[Path], *, deadline: float) -> list[Track]:
         match = MJR_NAME.search(path.name)
         if match is None or match["kind"] == "data":
             continue
-        header = json.loads(run_tool(["janus-pp-rec", "-j", "-d", "0", str(path)], deadline=deadline) or "{}")
+        try:
+            printed = run_tool(["janus-pp-rec", "-o", "-j", str(path)], deadline=deadline).splitlines()
+        except ToolFailed:
+            run_tool(["janus-pp-rec", "-o", "-H", str(path)], deadline=deadline)  # -j prints no reason; -H does
+            raise
+        header = json.loads(next((line for line in reversed(printed) if line.startswith("{")), "{}"))
         if header.get("u"):
             tracks.append(Track(path, match["publisher"], match["kind"], int(header["u"])))
     return tracks
@@ -98,7 +103,7 @@ def make_composite(tracks: list[Track], *, output: Path, workdir: Path, deadline
     inputs, video, audio = [], [], []
     for index, track in enumerate(tracks):
         converted = workdir / f"{index}.{'webm' if track.kind == 'video' else 'opus'}"
-        run_tool(["janus-pp-rec", "-d", "0", str(track.path), str(converted)], deadline=deadline)
+        run_tool(["janus-pp-rec", "-o", str(track.path), str(converted)], deadline=deadline)
         inputs += ["-i", str(converted)]
         (video if track.kind == "video" else audio).append((index, (track.first_packet_us - start) / 1_000_000))
     command = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *inputs]

@@ -397,9 +397,10 @@ class CallPage:
     page: object
     name: str
 
-    def join(self, secret: str) -> str:
+    def join(self, secret: str, timeout: float = 30) -> str:
         """Join with a link secret; returns the identity once this person's media is up."""
-        return self.page.evaluate("secret => startCall(secret)", secret)
+        script = "([s, ms]) => Promise.race([startCall(s), new Promise((_, no) => setTimeout(no, ms, 'timeout'))])"
+        return self.page.evaluate(script, [secret, int(timeout * 1000)])
 
     def leave(self) -> None:
         self.page.evaluate("leaveCall()")
@@ -459,3 +460,76 @@ class Browsers:
 
 def media_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.mjr") if re.search(r"-(audio|video)-\d+\.mjr$", p.name))
+
+
+# -- Raw recordings without Convene: real .mjr files from a real call ------------------------------
+
+JANUS_REQUEST_JS = """async ([url, body]) => {
+  const post = (path, payload) => fetch(url + path, {method: "POST", body: JSON.stringify(
+    {transaction: Math.random().toString(36).slice(2), ...payload})}).then((r) => r.json());
+  const session = (await post("", {janus: "create", token: body.token})).data.id;
+  const attach = {janus: "attach", plugin: "janus.plugin.videoroom", token: body.token};
+  const handle = (await post(`/${session}`, attach)).data.id;
+  const answer = await post(`/${session}/${handle}`, {janus: "message", token: body.token, body: body.request});
+  await post(`/${session}`, {janus: "destroy", token: body.token});
+  return answer.plugindata ? answer.plugindata.data : answer;
+}"""
+
+
+def janus_token(secret: str, seconds: int = 600) -> str:
+    """A Janus token_auth token (the scheme in the Janus notes), valid for the VideoRoom plugin."""
+    import base64
+    import hashlib
+    import hmac
+
+    data = f"{int(time.time()) + seconds},janus,janus.plugin.videoroom"
+    return data + ":" + base64.b64encode(hmac.new(secret.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def _answer_with(credentials: dict):
+    return lambda route, request=None: route.fulfill(json=credentials)
+
+
+def record_janus_call(workdir: Path, *, people: int = 2, seconds: float = 4) -> tuple[Path, str]:
+    """Two (or more) Chromium publishers in one Janus room, recorded for `seconds` by Janus itself
+    (enable_recording on the live room): the folder holding the .mjr files, and their prefix."""
+    netns = MediaNamespace().open()
+    janus = browsers = None
+    try:
+        admin_key, token_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        recording_dir = workdir / "janus"
+        janus = JanusServer(
+            admin_key=admin_key,
+            token_secret=token_secret,
+            recording_dir=str(recording_dir),
+            netns=netns.name,
+            ice_interfaces="veth0",
+            root=workdir / "janus-config",
+        ).start(timeout=20)
+        origin = f"http://127.0.0.1:{free_port()}"
+        browsers = Browsers(netns, origin, workdir)
+        room, token = 4000 + secrets.randbelow(100000), janus_token(token_secret)
+        pages = [browsers.page(f"person-{n}") for n in range(people)]
+        create = {"request": "create", "room": room, "admin_key": admin_key, "publishers": people + 1}
+        create["rec_dir"] = str(recording_dir)
+        created = pages[0].page.evaluate(JANUS_REQUEST_JS, [janus.url, {"token": token, "request": create}])
+        assert created.get("videoroom") == "created", created
+        for page in pages:
+            credentials = {"server_url": janus.url, "token": token, "room_name": str(room), "ice_servers": []}
+            credentials.update(identity=page.name, display_name=page.name)
+            page.page.route(f"{origin}/api/v1/join/**", _answer_with(credentials))
+            page.join("fixture")
+        wait_until(lambda: all(p.frames_decoded() > 0 for p in pages), timeout=30, what="remote frames")
+        for record in (True, False):
+            request = {"request": "enable_recording", "room": room, "record": record}
+            answer = pages[0].page.evaluate(JANUS_REQUEST_JS, [janus.url, {"token": token, "request": request}])
+            assert answer.get("record") is record, answer
+            if record:
+                time.sleep(seconds)
+        return recording_dir, f"videoroom-{room}-"
+    finally:
+        if browsers is not None:
+            browsers.close()
+        if janus is not None:
+            janus.stop()
+        netns.close()
