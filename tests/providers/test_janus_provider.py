@@ -4,6 +4,7 @@ real event handler's posts becoming session and participant records."""
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 
@@ -28,8 +29,8 @@ def _create_room(app_client, **fields) -> Room:
     return Room.objects.get(pk=response.json()["id"])
 
 
-def _token(room: Room, identity: str, ttl: int = 60) -> str:
-    spec = ParticipantSpec(identity=identity, display_name=identity, role="guest", grants=role_grants("guest"))
+def _token(room: Room, identity: str, ttl: int = 60, role: str = "guest") -> str:
+    spec = ParticipantSpec(identity=identity, display_name=identity, role=role, grants=role_grants(role))
     credentials = providers.get("janus").join_credentials(
         room=room.as_provider_ref(), participant=spec, ttl=timedelta(seconds=ttl)
     )
@@ -57,6 +58,33 @@ def test_a_token_joins_its_own_room_and_is_refused_in_another(janus, app_client)
     assert client.connect()["janus"] == "success"
     assert client.join(room_b.provider_room_name)["error_code"] == UNAUTHORIZED
     assert client.join(room_a.provider_room_name)["videoroom"] == "joined"
+
+
+@pytest.mark.django_db
+def test_a_join_link_for_a_janus_room_answers_what_janus_js_needs_and_its_token_joins(janus, app_client, anon_client):
+    room_response = app_client.post(
+        "/api/v1/rooms",
+        {"provider": "janus", "participants": [{"identity": "pat", "role": "guest", "display_name": "Pat"}]},
+        format="json",
+    ).json()
+    secret = room_response["participants"][0]["url"].rsplit("/", 1)[-1]
+    body = anon_client.post(f"/api/v1/join/{secret}").json()
+    assert {
+        "provider",
+        "server_url",
+        "token",
+        "room_name",
+        "identity",
+        "display_name",
+        "role",
+        "expires_at",
+        "ice_servers",
+    } <= set(body)
+    assert body["provider"] == "janus" and body["server_url"] == janus.url
+    assert body["room_name"] == room_response["provider_room_name"] and body["ice_servers"] == []
+    client = JanusClient(body["server_url"], body["token"])
+    client.connect()
+    assert client.join(body["room_name"], display=body["display_name"])["videoroom"] == "joined"
 
 
 @pytest.mark.django_db
@@ -130,3 +158,25 @@ def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, j
     again = JanusClient(janus.url, client.token)
     again.connect()
     assert again.join(room.provider_room_name)["error_code"] == UNAUTHORIZED
+
+
+def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publishes(
+    convene_server, janus, app_client, client, settings
+):
+    room = _create_room(app_client)
+    watcher = JanusClient(janus.url, _token(room, "watcher", role="observer"))
+    watcher.connect()
+    joined = watcher.join(room.provider_room_name)
+    _process_events_until(lambda: ParticipantSession.objects.filter(identity="watcher", role="observer").exists())
+    # What Janus posts once the observer's media is up (a browser would be needed to make Janus send it).
+    streams = [{"type": "audio", "mindex": 0, "mid": "0", "codec": "opus"}]
+    published = {"event": "published", "room": int(room.provider_room_name), "id": joined["id"], "streams": streams}
+    event = {
+        "type": 64,
+        "timestamp": int(time.time() * 1e6),
+        "event": {"plugin": "janus.plugin.videoroom", "data": published},
+    }
+    auth = "Basic " + base64.b64encode(f"janus:{settings.JANUS_WEBHOOK_PASSWORD}".encode()).decode()
+    response = client.post("/webhooks/janus", [event], content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    _process_events_until(lambda: not providers.get("janus").list_participants(room=room.as_provider_ref()))
