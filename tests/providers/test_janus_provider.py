@@ -12,13 +12,14 @@ import pytest
 from pytest_django.live_server_helper import LiveServer
 
 import providers
-from providers.base import ParticipantSpec
+from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
 from rooms.models import ParticipantSession, Room
 from rooms.services import room_close
+from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
 from tokens.roles import role_grants
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import inbound_event_process
+from webhooks.services import inbound_event_process, provider_reconcile
 
 UNAUTHORIZED = 433  # VideoRoom: the join token is not in the room's allowed list
 
@@ -180,3 +181,48 @@ def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publish
     response = client.post("/webhooks/janus", [event], content_type="application/json", HTTP_AUTHORIZATION=auth)
     assert response.status_code == 200
     _process_events_until(lambda: not providers.get("janus").list_participants(room=room.as_provider_ref()))
+
+
+@pytest.mark.django_db
+def test_the_reconciler_opens_and_closes_participants_from_what_janus_lists(janus, app_client):
+    room = _create_room(app_client)
+    client = JanusClient(janus.url, _token(room, "ann"))
+    client.connect()
+    joined = client.join(room.provider_room_name)
+    provider_reconcile(provider_name="janus")
+    participant = ParticipantSession.objects.get(call_session__room=room)
+    assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
+    client.leave()
+    provider_reconcile(provider_name="janus")
+    participant.refresh_from_db()
+    assert participant.left_at is not None
+
+
+@pytest.mark.django_db
+def test_recording_turns_on_in_the_live_room_into_a_folder_of_its_own_and_off_again(janus, app_client):
+    room = _create_room(app_client)
+    provider = providers.get("janus")
+    started = provider.start_recording(room=room.as_provider_ref(), spec=RecordingSpec(location="unused"))
+    assert started.state == RecordingState.ACTIVE and started.room_name == room.provider_room_name
+    assert started.source_dir == f"{janus.recording_dir}/{started.recording_id}"
+    assert started.source_prefix == f"videoroom-{room.provider_room_name}-"
+    assert provider.list_recordings(recording_id=started.recording_id)[0].state == RecordingState.ACTIVE
+    stopped = provider.stop_recording(recording_id=started.recording_id)
+    assert stopped.state == RecordingState.ENDING and stopped.source_dir == started.source_dir
+    assert provider.list_recordings(recording_id=started.recording_id)[0].state == RecordingState.ENDING
+
+
+@pytest.mark.django_db
+def test_recording_a_room_janus_does_not_have_is_not_found(janus, app_client):
+    room = _create_room(app_client)
+    providers.get("janus").close_room(room=room.as_provider_ref())
+    with pytest.raises(ProviderNotFound):
+        providers.get("janus").start_recording(room=room.as_provider_ref(), spec=RecordingSpec(location="unused"))
+
+
+def test_an_unreachable_janus_is_unavailable_within_the_deadline(settings):
+    settings.JANUS_URL, settings.JANUS_TIMEOUT_SECONDS = f"http://127.0.0.1:{free_port()}/janus", 1.0
+    started = time.monotonic()
+    with pytest.raises(ProviderUnavailable):
+        providers.get("janus").list_live_rooms()
+    assert time.monotonic() - started < 2
