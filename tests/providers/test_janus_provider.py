@@ -161,26 +161,34 @@ def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, j
     assert again.join(room.provider_room_name)["error_code"] == UNAUTHORIZED
 
 
-def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publishes(
-    convene_server, janus, app_client, client, settings
-):
-    room = _create_room(app_client)
-    watcher = JanusClient(janus.url, _token(room, "watcher", role="observer"))
-    watcher.connect()
-    joined = watcher.join(room.provider_room_name)
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="watcher", role="observer").exists())
-    # What Janus posts once the observer's media is up (a browser would be needed to make Janus send it).
+def _publish_event(room: Room, participant_id: int, client, settings) -> None:
+    """Post what Janus's event handler posts once a publisher's media is up (making Janus send
+    it needs a browser), as Janus would: basic auth, a JSON array."""
     streams = [{"type": "audio", "mindex": 0, "mid": "0", "codec": "opus"}]
-    published = {"event": "published", "room": int(room.provider_room_name), "id": joined["id"], "streams": streams}
+    data = {"event": "published", "room": int(room.provider_room_name), "id": participant_id, "streams": streams}
     event = {
         "type": 64,
         "timestamp": int(time.time() * 1e6),
-        "event": {"plugin": "janus.plugin.videoroom", "data": published},
+        "event": {"plugin": "janus.plugin.videoroom", "data": data},
     }
     auth = "Basic " + base64.b64encode(f"janus:{settings.JANUS_WEBHOOK_PASSWORD}".encode()).decode()
     response = client.post("/webhooks/janus", [event], content_type="application/json", HTTP_AUTHORIZATION=auth)
     assert response.status_code == 200
-    _process_events_until(lambda: not providers.get("janus").list_participants(room=room.as_provider_ref()))
+
+
+@pytest.mark.parametrize(("role", "stays"), [("observer", False), ("guest", True)])
+def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publishes(
+    convene_server, janus, app_client, client, settings, role, stays
+):
+    room = _create_room(app_client)
+    someone = JanusClient(janus.url, _token(room, "someone", role=role))
+    someone.connect()
+    joined = someone.join(room.provider_room_name)
+    _process_events_until(lambda: ParticipantSession.objects.filter(identity="someone", role=role).exists())
+    _publish_event(room, joined["id"], client, settings)
+    _process_events_until(lambda: not InboundEvent.objects.filter(status=InboundEventStatus.PENDING).exists())
+    connected = [p.sid for p in providers.get("janus").list_participants(room=room.as_provider_ref())]
+    assert connected == ([str(joined["id"])] if stays else [])
 
 
 @pytest.mark.django_db
