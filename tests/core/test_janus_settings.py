@@ -27,6 +27,7 @@ def test_strong_janus_settings_start():
         ("JANUS_WEBHOOK_PASSWORD", "janus-development-only-webhook"),
         ("JANUS_API_SECRET", "s3cr3t" * 8),
         ("JANUS_URL", "http://janus.example:8088/janus"),
+        ("CONVENE_DEFAULT_PROVIDER", "zoom"),
     ],
 )
 def test_production_refuses_a_missing_weak_or_development_janus_setting(name, value):
@@ -36,3 +37,8 @@ def test_production_refuses_a_missing_weak_or_development_janus_setting(name, va
 
 def test_janus_secrets_are_not_required_while_janus_is_not_configured():
     assert load_settings(JANUS_URL=None, JANUS_ADMIN_KEY=None).returncode == 0
+
+
+def test_janus_as_the_default_provider_needs_janus_configured():
+    result = load_settings(CONVENE_DEFAULT_PROVIDER="janus", JANUS_URL=None)
+    assert result.returncode != 0 and "JANUS_URL" in result.stderr

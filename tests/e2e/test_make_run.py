@@ -127,12 +127,12 @@ def make_run(tmp_path_factory):
         run.stop()
 
 
-def _room_with_link(run: MakeRun) -> tuple[SimpleNamespace, str, str]:
+def _room_with_link(run: MakeRun, **fields) -> tuple[SimpleNamespace, str, str]:
     api_key = json.loads(run.manage("create_application", new_guid("app-"), "--json"))["api_key"]
     response = requests.post(
         run.base_url + "/api/v1/rooms",
         headers={"Authorization": f"Api-Key {api_key}"},
-        json={"title": "Embedded", "participants": [{"display_name": "Patient", "role": "guest"}]},
+        json={"title": "Embedded", "participants": [{"display_name": "Patient", "role": "guest"}], **fields},
         timeout=30,
     )
     assert response.status_code == 201, response.text
@@ -215,18 +215,10 @@ def test_the_embedded_mode_writes_only_under_its_var_directory_and_no_env_file(m
 
 
 def test_make_run_starts_a_private_janus_that_janus_rooms_use(make_run):
-    api_key = json.loads(make_run.manage("create_application", new_guid("app-"), "--json"))["api_key"]
-    response = requests.post(
-        make_run.base_url + "/api/v1/rooms",
-        headers={"Authorization": f"Api-Key {api_key}"},
-        json={"provider": "janus", "participants": [{"display_name": "Patient", "role": "guest"}]},
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    secret = response.json()["participants"][0]["url"].rsplit("/join/", 1)[1]
+    room, secret, _ = _room_with_link(make_run, provider="janus")
     joined = requests.post(f"{make_run.base_url}/api/v1/join/{secret}", timeout=30).json()
-    assert joined["provider"] == "janus" and joined["room_name"] == response.json()["provider_room_name"]
+    assert joined["provider"] == "janus" and joined["room_name"] == room.provider_room_name
     session = requests.post(
-        joined["server_url"], json={"janus": "create", "transaction": "t", "token": joined["token"]}
+        joined["server_url"], json={"janus": "create", "transaction": "t", "token": joined["token"]}, timeout=10
     )
     assert session.json()["janus"] == "success"

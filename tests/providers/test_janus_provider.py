@@ -234,3 +234,16 @@ def test_an_unreachable_janus_is_unavailable_within_the_deadline(settings):
     with pytest.raises(ProviderUnavailable):
         providers.get("janus").list_live_rooms()
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.django_db
+def test_a_join_while_janus_is_down_is_a_503_and_does_not_use_up_the_link(janus, app_client, anon_client):
+    participants = [{"identity": "pat", "role": "guest", "display_name": "Pat"}]
+    created = app_client.post("/api/v1/rooms", {"provider": "janus", "participants": participants}, format="json")
+    secret = created.json()["participants"][0]["url"].rsplit("/", 1)[-1]
+    invitation = Room.objects.get(pk=created.json()["id"]).invitations.get()
+    janus.stop()
+    response = anon_client.post(f"/api/v1/join/{secret}")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "provider_unavailable"
+    invitation.refresh_from_db()
+    assert invitation.uses == 0
