@@ -495,8 +495,10 @@ def _production_problems() -> list[str]:
 
 def _janus_problems() -> list[str]:
     """Janus's secrets, checked only when the Janus provider is configured (JANUS_URL set)."""
+    if CONVENE_DEFAULT_PROVIDER not in ("livekit", "janus"):
+        return ["CONVENE_DEFAULT_PROVIDER must be livekit or janus"]
     if not JANUS_URL:
-        return []
+        return ["CONVENE_DEFAULT_PROVIDER=janus needs JANUS_URL"] if CONVENE_DEFAULT_PROVIDER == "janus" else []
     problems = []
     for name, url in (("JANUS_URL", JANUS_URL), ("JANUS_CLIENT_URL", JANUS_CLIENT_URL)):
         if url and (reason := insecure_url_reason(url)):

@@ -85,6 +85,7 @@ class Capabilities:
     needs_room_creation: bool  # rooms must be created before the first join (Janus); else on join (LiveKit)
     composite_recording: bool  # the server writes one file of the whole call
     per_track_recording: bool  # the server writes one file per stream, to be post-processed into one
+    publish_permissions: bool  # the server refuses a publish the join credentials do not allow
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class JoinCredentials:
     token: str
     expires_at: datetime
     client_config: dict[str, Any] = field(default_factory=dict)
-    # RTCIceServer dicts for the browser; None: the provider's own (LiveKit's), nothing to pass on.
+    # RTCIceServer dicts for the browser; None: the provider's SDK has its own (the field is left out).
     ice_servers: tuple[dict[str, Any], ...] | None = None
 
 
@@ -263,6 +264,10 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def remove_participant(self, *, room: RoomRef, identity: str) -> None:
         """Disconnect one participant. Raises ProviderNotFound when not connected."""
+
+    def disconnect(self, *, room: RoomRef, participant_sid: str, identity: str) -> None:
+        """Disconnect one connection (not a bar: the identity may join again)."""
+        self.remove_participant(room=room, identity=identity)
 
     @abc.abstractmethod
     def list_live_rooms(self) -> list[LiveRoom]:

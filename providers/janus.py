@@ -43,7 +43,7 @@ from providers.base import (
     RecordingState,
     RoomRef,
 )
-from providers.janus_events import identity_tag, parse_events
+from providers.janus_events import parse_events, participant_from_token, participant_tag
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ def token_expiry(token: str) -> int:
 
 class JanusProvider(Provider):
     name = "janus"
-    capabilities = Capabilities(needs_room_creation=True, composite_recording=False, per_track_recording=True)
+    capabilities = Capabilities(
+        needs_room_creation=True, composite_recording=False, per_track_recording=True, publish_permissions=False
+    )
 
     def __init__(
         self,
@@ -155,7 +157,8 @@ class JanusProvider(Provider):
     def join_credentials(self, *, room: RoomRef, participant: ParticipantSpec, ttl: timedelta) -> JoinCredentials:
         issued = datetime.now(UTC).replace(microsecond=0)
         expires_at = issued + ttl
-        data = f"{int(expires_at.timestamp())},{REALM},{PLUGIN},{identity_tag(participant.identity)}"
+        tag = participant_tag(participant.identity, participant.role)
+        data = f"{int(expires_at.timestamp())},{REALM},{PLUGIN},{tag}"
         token = sign_token(self.token_secret, data)
         self._allow(room, add=[token])
         return JoinCredentials(
@@ -183,12 +186,11 @@ class JanusProvider(Provider):
 
     def remove_participant(self, *, room: RoomRef, identity: str) -> None:
         """Take the identity's tokens out of the room's allowed list (it cannot join again with
-        them) and kick its connections. Janus knows participants by number, and the token they
-        joined with is in listparticipants' answer only from Janus 1.2: the numbers come from the
-        `joined` events Convene recorded (ParticipantSession ids)."""
-        tag = identity_tag(identity)
+        them) and kick its connections. Janus knows connections by number and listparticipants
+        does not say which token each joined with: the numbers come from the `joined` events
+        Convene recorded (open ParticipantSession rows)."""
         allowed = self._allow(room, remove=["-"])
-        theirs = [t for t in allowed if t.split(":", 1)[0].endswith("," + tag)]
+        theirs = [t for t in allowed if participant_from_token(t)[0] == identity]
         if theirs:
             self._allow(room, remove=theirs)
         from rooms.selectors import participant_ids_connected  # rooms builds on providers: call time
@@ -196,19 +198,16 @@ class JanusProvider(Provider):
         kicked = 0
         for participant_id in participant_ids_connected(room_id=room.convene_room_id, identity=identity):
             try:
-                self._videoroom(
-                    {
-                        "request": "kick",
-                        "room": _room_id(room.name),
-                        "secret": self.room_secret(room.name),
-                        "id": int(participant_id),
-                    }
-                )
+                self.disconnect(room=room, participant_sid=participant_id, identity=identity)
                 kicked += 1
             except ProviderNotFound:
                 continue
         if not kicked and not theirs:
             raise ProviderNotFound("not connected")
+
+    def disconnect(self, *, room: RoomRef, participant_sid: str, identity: str) -> None:
+        body = {"request": "kick", "room": _room_id(room.name), "secret": self.room_secret(room.name)}
+        self._videoroom({**body, "id": int(participant_sid)})
 
     def list_live_rooms(self) -> list[LiveRoom]:
         rooms = self._videoroom({"request": "list", "admin_key": self.admin_key}).get("list", [])

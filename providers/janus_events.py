@@ -30,21 +30,31 @@ VIDEOROOM_KINDS = {
 }
 
 
-def identity_tag(identity: str) -> str:
-    """The identity inside a Janus token: base64url, since tokens use ',' and ':' as separators."""
-    return TAG_PREFIX + base64.urlsafe_b64encode(identity.encode()).decode().rstrip("=")
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def identity_from_token(token: str) -> str:
-    """The identity a token Convene signed was minted for; "" for any other token."""
+def _unb64(encoded: str) -> str:
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+
+
+def participant_tag(identity: str, role: str) -> str:
+    """The last element of a Janus token's signed data: the identity and role it was minted for,
+    base64url (tokens use ',' and ':' as separators). Janus ignores it; Convene reads it back from
+    the `joined` event, so the signature vouches for both."""
+    return f"{TAG_PREFIX}{_b64(role)}.{_b64(identity)}"
+
+
+def participant_from_token(token: str) -> tuple[str, str]:
+    """(identity, role) a token Convene signed was minted for; ("", "") for any other token."""
     last = token.split(":", 1)[0].rsplit(",", 1)[-1]
-    if not last.startswith(TAG_PREFIX):
-        return ""
-    encoded = last.removeprefix(TAG_PREFIX)
+    parts = last.removeprefix(TAG_PREFIX).split(".")
+    if not last.startswith(TAG_PREFIX) or len(parts) != 2:
+        return "", ""
     try:
-        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
+        return _unb64(parts[1]), _unb64(parts[0])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return "", ""
 
 
 def parse_events(body: bytes) -> list[NeutralEvent]:
@@ -85,9 +95,11 @@ def neutral_event(item: dict) -> NeutralEvent:
 
 
 def _participant(data: dict, name: str, occurred_at: datetime) -> EventParticipant:
+    identity, role = participant_from_token(str(data.get("token", "")))
     return EventParticipant(
         sid=str(data["id"]),
-        identity=identity_from_token(str(data.get("token", ""))),
+        identity=identity,
+        attributes={"convene.role": role} if role else {},
         display_name=str(data.get("display", ""))[:200],
         joined_at=occurred_at if name == "joined" else None,
         disconnect_reason="kicked" if name == "kicked" else "",

@@ -110,7 +110,9 @@ def translate_error(exc: BaseException) -> Exception:
 
 class LiveKitProvider(Provider):
     name = "livekit"
-    capabilities = Capabilities(needs_room_creation=False, composite_recording=True, per_track_recording=False)
+    capabilities = Capabilities(
+        needs_room_creation=False, composite_recording=True, per_track_recording=False, publish_permissions=True
+    )
 
     def __init__(
         self,

@@ -35,8 +35,9 @@ MODULES = {
     "transports": ["libjanus_http.so"],
     "events": ["libjanus_sampleevh.so"],
 }
-# Event types the sample handler sends: no per-second media statistics, no SDP bodies.
-EVENT_TYPES = "sessions,handles,plugins,webrtc,core"
+# Event types the sample handler sends: the VideoRoom's (rooms, joins, publishing, leaving) are
+# what Convene records; session, handle, ICE and media statistics events carry no room.
+EVENT_TYPES = "plugins"
 
 
 def janus_binary() -> str:

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 import providers
 from core.errors import error_body
+from core.services import request_ip
 from providers.base import BadPayload, BadSignature
 from providers.registry import configured_providers
 from webhooks.services import inbound_events_store
@@ -49,7 +50,8 @@ def webhook_receive(request: HttpRequest, provider_name: str) -> JsonResponse:
         return JsonResponse(error_body("payload_too_large", "Webhook body too large."), status=413)
     provider = providers.get(provider_name)
     try:
-        provider.verify_webhook(body=body, headers=request.headers, remote_addr=request.META.get("REMOTE_ADDR", ""))
+        # The sender's address as the proxies in front report it (Janus is believed only from its network).
+        provider.verify_webhook(body=body, headers=request.headers, remote_addr=request_ip(request) or "")
     except BadSignature as exc:
         logger.warning("webhook refused provider=%s reason=%s", provider_name, exc)
         return JsonResponse(error_body("bad_signature", "Webhook signature does not verify."), status=401)

@@ -36,6 +36,10 @@ class JanusClient:
         self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": {**body, "token": self.token}})
         return self.wait_for(lambda data: data.get("videoroom") == "joined" or "error_code" in data)
 
+    def leave(self) -> None:
+        """Hang up the way a closed tab ends: the session is destroyed."""
+        self._post(f"/{self.session}", {"janus": "destroy"})
+
     def wait_for(self, predicate, timeout: float = 10) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
