@@ -29,6 +29,7 @@ from recordings.services.recording import recording_retention_fill, recording_tr
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS_WITHOUT_FILES = 3  # a shared folder may show the files a little after Janus closed them
+MAX_ATTEMPTS = 8  # runs that died or were deferred (storage down) before the recording is given up
 LEASE_MARGIN = timedelta(minutes=5)
 
 
@@ -59,6 +60,9 @@ def recording_postprocess(*, recording_id) -> str:
     if not claimed:
         return _delete_sources_if_done(recording_id)
     recording = Recording.objects.select_related("room__application").get(pk=recording_id)
+    if recording.processing_attempts > MAX_ATTEMPTS:
+        _finish(recording, failed=f"gave up after {MAX_ATTEMPTS} attempts (the raw files are kept)")
+        return "failed"
     try:
         outcome = _make_and_store(recording)
     except composite.ToolFailed as exc:

@@ -207,3 +207,20 @@ def test_a_janus_recording_that_stopped_recording_is_handed_to_post_processing(
         with django_capture_on_commit_callbacks() as again:
             assert recordings_reconcile(provider_name="janus") == 0  # post-processing's now, not the provider's
     assert again == [] and asked.call_count == 1
+
+
+def test_a_recording_whose_runs_keep_dying_is_given_up_with_its_raw_files_kept(file_storage, raw_files):
+    recording = ending_recording(RoomFactory(), raw_files, storage="file", processing_attempts=8)
+    assert recording_postprocess(recording_id=recording.pk) == "failed"
+    recording.refresh_from_db()
+    assert recording.status == RecordingStatus.FAILED and "gave up after 8 attempts" in recording.error
+    assert len(mjr_files(raw_files[0])) == 4
+
+
+def test_the_broker_hands_a_post_processing_task_to_another_worker_only_after_it_could_have_finished(settings):
+    from recordings.tasks import postprocess_recording
+
+    longest_countdown = 300
+    assert postprocess_recording.time_limit > settings.RECORDING_PROCESS_TIMEOUT_SECONDS
+    assert settings.CELERY_VISIBILITY_TIMEOUT > postprocess_recording.time_limit + longest_countdown
+    assert processing_lease().total_seconds() > postprocess_recording.time_limit
