@@ -327,12 +327,12 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
     if info.source_dir and not recording.source_dir:
         recording.source_dir, recording.source_prefix, changed = info.source_dir, info.source_prefix, True
     state = info.state
-    if recording.is_per_track and state in (RecordingStatus.ENDING, RecordingStatus.COMPLETE):
+    if recording.is_per_track and state == RecordingStatus.COMPLETE:
         state = RecordingStatus.ENDING
-        if recording_transition(recording, state):
+    if recording_transition(recording, state):
+        changed = True
+        if recording.is_per_track and recording.status == RecordingStatus.ENDING:
             _postprocess_after_commit(recording)
-            changed = True
-    changed = recording_transition(recording, state) or changed
     if info.started_at and recording.started_at is None:
         recording.started_at, changed = info.started_at, True
     if info.ended_at and recording.ended_at is None:
