@@ -75,3 +75,19 @@ def webhook_key_problems(pairs: dict[str, str], *, dev_key: str, min_length: int
         if reason:
             problems.append(f"LIVEKIT_WEBHOOK_EXTRA_KEYS entry for key {key!r} must be {reason}")
     return problems
+
+
+ICE_URL_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+
+
+def turn_problems(urls: list[str], secret: str, ttl_seconds: int) -> list[str]:
+    """TURN settings a production server must not hand to browsers."""
+    problems = []
+    if any(not url.startswith(ICE_URL_SCHEMES) for url in urls):
+        problems.append("each TURN_URLS entry must be a stun:, stuns:, turn: or turns: URL")
+    if any(url.startswith(("turn:", "turns:")) for url in urls):
+        if reason := weak_secret_reason(secret, min_length=32):
+            problems.append(f"TURN_SECRET must be coturn's static-auth-secret: {reason}")
+        if ttl_seconds <= 0:
+            problems.append("TURN_TTL_SECONDS must be a positive number of seconds")
+    return problems

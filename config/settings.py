@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.production_checks import insecure_url_reason, weak_secret_reason, webhook_key_problems
+from config.production_checks import insecure_url_reason, turn_problems, weak_secret_reason, webhook_key_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,31 @@ def _key_pairs(value: str) -> dict[str, str]:
 # Webhooks are accepted when signed with the main key or any extra "key:secret" pair (rotation).
 LIVEKIT_WEBHOOK_EXTRA_KEYS = _key_pairs(secret("LIVEKIT_WEBHOOK_EXTRA_KEYS"))
 LIVEKIT_WEBHOOK_KEYS = {LIVEKIT_API_KEY: LIVEKIT_API_SECRET, **LIVEKIT_WEBHOOK_EXTRA_KEYS}
+
+# Janus (self-hosted SFU): configured when JANUS_URL (its HTTP API, e.g. http://127.0.0.1:8088/janus) is set.
+DEV_JANUS_SECRET = "janus-development-only"  # `make run`'s private Janus; refused in production
+JANUS_URL = env.str("JANUS_URL", default="").rstrip("/")
+JANUS_CLIENT_URL = env.str("JANUS_CLIENT_URL", default="").rstrip("/")  # what browsers use, when different
+JANUS_ADMIN_KEY = secret("JANUS_ADMIN_KEY", DEV_JANUS_SECRET + "-admin" if DEBUG else "")
+JANUS_API_SECRET = secret("JANUS_API_SECRET")  # the core api_secret, when Janus has one
+JANUS_TOKEN_SECRET = secret("JANUS_TOKEN_SECRET", DEV_JANUS_SECRET + "-token" if DEBUG else "")
+JANUS_WEBHOOK_USER = env.str("JANUS_WEBHOOK_USER", default="janus")
+JANUS_WEBHOOK_PASSWORD = secret("JANUS_WEBHOOK_PASSWORD", DEV_JANUS_SECRET + "-webhook" if DEBUG else "")
+# Addresses or networks Janus's event handler posts from; anything else gets 403.
+JANUS_WEBHOOK_ALLOW_IPS = env.list("JANUS_WEBHOOK_ALLOW_IPS", default=["127.0.0.1", "::1"])
+for _network in JANUS_WEBHOOK_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"JANUS_WEBHOOK_ALLOW_IPS: {_network!r} is not an address or network") from None
+JANUS_RECORDING_DIR = env.str("JANUS_RECORDING_DIR", default=str(VAR_DIR / "janus-recordings"))
+JANUS_TIMEOUT_SECONDS = env.float("JANUS_TIMEOUT_SECONDS", default=5.0)
+# STUN/TURN servers given to browsers (providers/ice.py): stun:/stuns:/turn:/turns: URLs;
+# TURN_SECRET: coturn's static-auth-secret (use-auth-secret). A TURN credential must outlive the
+# call, not only the join: coturn checks its expiry again on every allocation refresh.
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SECRET = secret("TURN_SECRET")
+TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=12 * 3600)
 
 # Keep the X-Request-ID a proxy in front sets (it must set or replace it on every request);
 # otherwise every request gets an id of Convene's own.
@@ -119,6 +144,11 @@ RECORDING_S3_ACCESS_KEY_ID = secret("RECORDING_S3_ACCESS_KEY_ID")
 RECORDING_S3_SECRET_ACCESS_KEY = secret("RECORDING_S3_SECRET_ACCESS_KEY")
 RECORDING_PLAYBACK_TTL_SECONDS = min(env.int("RECORDING_PLAYBACK_TTL_SECONDS", default=300), 300)
 CONVENE_RETENTION_INTERVAL_SECONDS = env.int("CONVENE_RETENTION_INTERVAL_SECONDS", default=3600)
+# Per-track recordings (Janus): the longest any one media tool (janus-pp-rec, ffmpeg, ffprobe) may
+# run while making a recording's composite; a run that has not finished after this plus 5 minutes
+# (a worker that died) is started again by the sweep.
+RECORDING_PROCESS_TIMEOUT_SECONDS = env.int("RECORDING_PROCESS_TIMEOUT_SECONDS", default=1800)
+CONVENE_RECORDING_PROCESS_SWEEP_SECONDS = env.int("CONVENE_RECORDING_PROCESS_SWEEP_SECONDS", default=60)
 
 # What each role may do in the media room. Never roomAdmin / roomRecord / roomCreate: moderation
 # goes through Convene's API, and a browser token must not carry server rights.
@@ -318,6 +348,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recordings.delete_expired_recordings",
         "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
     },
+    "recordings-postprocess-sweep": {
+        "task": "recordings.sweep_postprocessing",
+        "schedule": timedelta(seconds=CONVENE_RECORDING_PROCESS_SWEEP_SECONDS),
+    },
     "tokens-sweep-participant-removals": {
         "task": "tokens.sweep_participant_removals",
         "schedule": timedelta(seconds=CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS),
@@ -444,16 +478,42 @@ def _production_problems() -> list[str]:
     if reason := weak_secret_reason(LIVEKIT_API_SECRET, min_length=32):
         problems.append(f"LIVEKIT_API_SECRET must be set to your LiveKit API secret: {reason}")
     problems += webhook_key_problems(LIVEKIT_WEBHOOK_EXTRA_KEYS, dev_key=DEV_LIVEKIT_API_KEY, min_length=32)
+    problems += _janus_problems()
     if RECORDING_STORAGE not in ("s3", "file"):
         problems.append("RECORDING_STORAGE must be s3 or file")
     if RECORDING_STORAGE == "s3" and not (RECORDING_S3_BUCKET and RECORDING_S3_SECRET_ACCESS_KEY):
         problems.append("RECORDING_STORAGE=s3 needs RECORDING_S3_BUCKET and its credentials")
+    problems += turn_problems(TURN_URLS, TURN_SECRET, TURN_TTL_SECONDS)
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under")
     elif "*" in ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under, not '*'")
     if any(insecure_url_reason(origin) for origin in CORS_ALLOWED_ORIGINS):
         problems.append("each CONVENE_CORS_ALLOWED_ORIGINS entry must be an https:// origin (http only for localhost)")
+    return problems
+
+
+def _janus_problems() -> list[str]:
+    """Janus's secrets, checked only when the Janus provider is configured (JANUS_URL set)."""
+    if CONVENE_DEFAULT_PROVIDER not in ("livekit", "janus"):
+        return ["CONVENE_DEFAULT_PROVIDER must be livekit or janus"]
+    if not JANUS_URL:
+        return ["CONVENE_DEFAULT_PROVIDER=janus needs JANUS_URL"] if CONVENE_DEFAULT_PROVIDER == "janus" else []
+    problems = []
+    for name, url in (("JANUS_URL", JANUS_URL), ("JANUS_CLIENT_URL", JANUS_CLIENT_URL)):
+        if url and (reason := insecure_url_reason(url)):
+            problems.append(f"{name} must be {reason}")
+    named = {
+        "JANUS_ADMIN_KEY": JANUS_ADMIN_KEY,
+        "JANUS_TOKEN_SECRET": JANUS_TOKEN_SECRET,
+        "JANUS_WEBHOOK_PASSWORD": JANUS_WEBHOOK_PASSWORD,
+    }
+    if JANUS_API_SECRET:
+        named["JANUS_API_SECRET"] = JANUS_API_SECRET
+    for name, value in named.items():
+        dev = value.startswith(DEV_JANUS_SECRET)
+        if reason := "not the development value" if dev else weak_secret_reason(value, min_length=32):
+            problems.append(f"{name} must be {reason}")
     return problems
 
 

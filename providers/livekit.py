@@ -30,6 +30,7 @@ from livekit.protocol.webhook import WebhookEvent
 from providers.base import (
     BadPayload,
     BadSignature,
+    Capabilities,
     JoinCredentials,
     LiveParticipant,
     LiveRoom,
@@ -44,6 +45,7 @@ from providers.base import (
     RecordingSpec,
     RoomRef,
 )
+from providers.ice import ice_servers_for, turn_configured
 from providers.livekit_convert import from_seconds, neutral_event, participant_kind, provider_recording
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,9 @@ def translate_error(exc: BaseException) -> Exception:
 
 class LiveKitProvider(Provider):
     name = "livekit"
+    capabilities = Capabilities(
+        needs_room_creation=False, composite_recording=True, per_track_recording=False, publish_permissions=True
+    )
 
     def __init__(
         self,
@@ -170,7 +175,15 @@ class LiveKitProvider(Provider):
             .with_room_config(room_config)
             .to_jwt()
         )
-        return JoinCredentials(provider=self.name, server_url=self.client_url, token=token, expires_at=issued + ttl)
+        # LiveKit hands out its own TURN servers; ours are added only when an operator configured them.
+        ice_servers = tuple(ice_servers_for(identity=participant.identity)) if turn_configured() else None
+        return JoinCredentials(
+            provider=self.name,
+            server_url=self.client_url,
+            token=token,
+            expires_at=issued + ttl,
+            ice_servers=ice_servers,
+        )
 
     def close_room(self, *, room: RoomRef) -> None:
         try:
@@ -245,7 +258,7 @@ class LiveKitProvider(Provider):
                 logger.warning("livekit egress skipped: %s", exc)
         return recordings
 
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], remote_addr: str = "") -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose
         `sha256` claim is base64(sha256(raw body)). A proxy may have added "Bearer "."""
         token = (headers.get("Authorization") or "").strip().removeprefix("Bearer ").strip()

@@ -145,6 +145,15 @@ class Recording(BaseModel):
     legal_hold_changed_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deletion_reason = models.CharField(max_length=40, blank=True)
+    # Per-track recordings (a Janus room): the folder where the media server wrote this recording's
+    # raw files, as Convene's workers see it, and the prefix they share. Once the provider reports
+    # them written the recording stays `ending` until post-processing stores one composite file
+    # (recordings/services/postprocess.py); the raw files are deleted after that.
+    source_dir = models.CharField(max_length=500, blank=True)
+    source_prefix = models.CharField(max_length=200, blank=True)
+    processing_started_at = models.DateTimeField(null=True, blank=True)  # a run's lease; null: none running
+    processing_attempts = models.PositiveSmallIntegerField(default=0)
+    sources_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -168,3 +177,7 @@ class Recording(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_RECORDING_STATUSES
+
+    @property
+    def is_per_track(self) -> bool:
+        return bool(self.source_dir)

@@ -7,6 +7,8 @@ Playback URLs are returned to the caller only: never stored, never logged.
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +37,18 @@ class Storage(Protocol):
     def playback_url(self, recording, *, reviewer_id: str) -> str: ...
 
     def delete(self, location: str) -> None: ...
+
+    def store(self, location: str, source: Path) -> None:
+        """Put a file Convene made (a post-processed composite) at `location`, replacing any
+        earlier copy: storing the same recording twice is harmless."""
+
+
+# What recorders write: LiveKit's composite egress (MP4), Convene's post-processed composite (WebM).
+CONTENT_TYPES = {".mp4": "video/mp4", ".webm": "video/webm"}
+
+
+def content_type(location: str) -> str:
+    return CONTENT_TYPES.get(Path(location).suffix.lower(), "application/octet-stream")
 
 
 def _object_name(recording) -> str:
@@ -83,6 +97,11 @@ class S3Storage:
         # DeleteObject succeeds for a key that does not exist: already gone counts as done.
         self._client().delete_object(Bucket=self.target.bucket, Key=location)
 
+    def store(self, location: str, source: Path) -> None:
+        self._client().upload_file(
+            str(source), self.target.bucket, location, ExtraArgs={"ContentType": content_type(location)}
+        )
+
 
 class FileStorage:
     """Self-hosted recorders writing to storage Convene can read: the recorder sees the directory
@@ -114,6 +133,13 @@ class FileStorage:
 
     def delete(self, location: str) -> None:
         self.path(location).unlink(missing_ok=True)
+
+    def store(self, location: str, source: Path) -> None:
+        target = self.path(location)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)  # readers see the whole file or none of it
 
 
 def download_token_check(token: str, recording_id: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 
 from core.errors import NotFound
+from recordings.storage import content_type
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
@@ -46,7 +47,7 @@ def _requested_range(header: str, size: int) -> tuple[int, int] | None:
 def ranged_file_response(request, path: Path) -> HttpResponse:
     if not path.is_file():
         raise NotFound("The recording file is missing.")
-    size = path.stat().st_size
+    size, media_type = path.stat().st_size, content_type(path.name)
     try:
         wanted = _requested_range(request.headers.get("Range", ""), size)
     except ValueError:
@@ -54,12 +55,12 @@ def ranged_file_response(request, path: Path) -> HttpResponse:
         response["Content-Range"] = f"bytes */{size}"
         return response
     if wanted is None:
-        response = FileResponse(path.open("rb"), content_type="video/mp4")
+        response = FileResponse(path.open("rb"), content_type=media_type)
     else:
         start, end = wanted
 
         response = StreamingHttpResponse(
-            _file_chunks(path, start, end - start + 1), status=206, content_type="video/mp4"
+            _file_chunks(path, start, end - start + 1), status=206, content_type=media_type
         )
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)

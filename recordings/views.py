@@ -207,7 +207,12 @@ class RecordingDownloadApi(APIView):
         operation_id="recordings_download",
         auth=[],
         parameters=[OpenApiParameter("token", str, required=True)],
-        responses={(200, "video/mp4"): bytes, (206, "video/mp4"): bytes},
+        responses={
+            (200, "video/mp4"): bytes,
+            (206, "video/mp4"): bytes,
+            (200, "video/webm"): bytes,
+            (206, "video/webm"): bytes,
+        },
     )
     def get(self, request, recording_id) -> HttpResponse | FileResponse:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
+from providers.registry import KNOWN_PROVIDERS
 from rooms.models import RecordingPolicy, RoomStatus
 from tokens.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 
@@ -17,6 +18,12 @@ class RoomInputSerializer(StrictInputSerializer):
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
     metadata = JSONObjectField(required=False)
+    provider = serializers.ChoiceField(
+        choices=KNOWN_PROVIDERS,
+        required=False,
+        help_text="The media server for this room (default: the server's CONVENE_DEFAULT_PROVIDER); "
+        "it must be configured on this server.",
+    )
     participants = InvitationInputSerializer(many=True, required=False, max_length=50)
 
     def validate_participants(self, value):

@@ -10,6 +10,12 @@ pg_found=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_found=1; done
 [ -n "$pg_found" ] || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v janus >/dev/null || need_apt+=(janus janus-tools)
+command -v turnserver >/dev/null || need_apt+=(coturn)
+command -v ip >/dev/null || need_apt+=(iproute2)  # network namespaces for the real-media tests
+command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || need_apt+=(libjs-janus-gateway)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} with apt-get"

@@ -89,6 +89,14 @@ class ConsentRequirementSerializer(serializers.Serializer):
     consented = serializers.BooleanField(help_text="This person already has an active consent.")
 
 
+class IceServerSerializer(serializers.Serializer):
+    """An RTCIceServer, as RTCPeerConnection's iceServers takes it."""
+
+    urls = serializers.ListField(child=serializers.CharField())
+    username = serializers.CharField(required=False, help_text="TURN only: `<expiry unix time>:<identity>`.")
+    credential = serializers.CharField(required=False, help_text="TURN only: valid until the username's expiry.")
+
+
 class CredentialsSerializer(serializers.Serializer):
     provider = serializers.CharField()
     server_url = serializers.CharField()
@@ -99,10 +107,17 @@ class CredentialsSerializer(serializers.Serializer):
     identity = serializers.CharField()
     display_name = serializers.CharField()
     role = serializers.CharField()
+    ice_servers = IceServerSerializer(
+        many=True,
+        required=False,
+        help_text="RTCIceServer entries (STUN, TURN with short-lived credentials) for the browser's "
+        "RTCPeerConnection. Always there for Janus rooms; for LiveKit rooms only when Convene has TURN configured "
+        "(LiveKit hands out its own ICE servers otherwise, and an empty list passed on would replace them).",
+    )
 
 
 def credentials_data(issued) -> dict:
-    return {
+    data = {
         "provider": issued.credentials.provider,
         "server_url": issued.credentials.server_url,
         "token": issued.credentials.token,
@@ -113,6 +128,9 @@ def credentials_data(issued) -> dict:
         "display_name": issued.display_name,
         "role": issued.role,
     }
+    if issued.credentials.ice_servers is not None:
+        data["ice_servers"] = list(issued.credentials.ice_servers)
+    return data
 
 
 def created_invitation_data(invitation, url: str) -> dict:

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 import providers
@@ -217,7 +218,7 @@ def _provider_stop(recording: Recording) -> bool:
     if not recording.provider_recording_id:
         return True  # the start path stops it as soon as the provider gives it an id
     try:
-        providers.get(recording.provider).stop_recording(recording_id=recording.provider_recording_id)
+        answer = providers.get(recording.provider).stop_recording(recording_id=recording.provider_recording_id)
     except ProviderNotFound:
         return True
     except ProviderStateConflict:
@@ -231,6 +232,13 @@ def _provider_stop(recording: Recording) -> bool:
     except ProviderError as exc:
         logger.warning("provider stop failed recording=%s error=%s", recording.pk, exc)
         return False
+    if recording.is_per_track or answer.source_dir:
+        # A server that writes raw tracks (Janus) has closed them when it answers the stop, and
+        # sends no event about it: its answer is the end.
+        with transaction.atomic():
+            locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+            if _apply_state(locked, answer):
+                locked.save()
     return True
 
 
@@ -310,15 +318,28 @@ def _match(room: Room, info: ProviderRecording) -> Recording | None:
 
 
 def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
-    """Fold what the provider reports into the row; times only fill or extend, never regress."""
-    changed = recording_transition(recording, info.state)
+    """Fold what the provider reports into the row; times only fill or extend, never regress.
+
+    A per-track recording (the provider names the folder of its raw files) that the provider has
+    finished writing is not complete yet: it stays ending until its composite is made and stored.
+    """
+    changed = False
+    if info.source_dir and not recording.source_dir:
+        recording.source_dir, recording.source_prefix, changed = info.source_dir, info.source_prefix, True
+    state = info.state
+    if recording.is_per_track and state == RecordingStatus.COMPLETE:
+        state = RecordingStatus.ENDING
+    if recording_transition(recording, state):
+        changed = True
+        if recording.is_per_track and recording.status == RecordingStatus.ENDING:
+            _postprocess_after_commit(recording)
     if info.started_at and recording.started_at is None:
         recording.started_at, changed = info.started_at, True
     if info.ended_at and recording.ended_at is None:
         recording.ended_at, changed = info.ended_at, True
     if info.error and not recording.error:
         recording.error, changed = info.error[:2000], True
-    if info.files:
+    if info.files and not recording.is_per_track:
         first = info.files[0]
         recording.location = first.location or recording.location
         recording.size_bytes = first.size_bytes if first.size_bytes is not None else recording.size_bytes
@@ -326,14 +347,27 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
             first.duration_seconds if first.duration_seconds is not None else (recording.duration_seconds)
         )
         changed = True
-    # Every final recording gets a deletion date: a failed egress may still have uploaded a part.
-    if recording.status in FINAL_RECORDING_STATUSES and recording.retention_until is None:
-        ended = recording.ended_at or timezone.now()
-        recording.retention_until = ended + timedelta(days=recording.room.application.recording_retention_days)
-        changed = True
+    changed = recording_retention_fill(recording) or changed
     if recording.call_session_id is None:
         recording.call_session = CallSession.objects.filter(room=recording.room, ended_at__isnull=True).first()
     return changed
+
+
+def recording_retention_fill(recording: Recording) -> bool:
+    """Every final recording gets a deletion date: a failed egress may still have uploaded a part."""
+    if recording.status in FINAL_RECORDING_STATUSES and recording.retention_until is None:
+        ended = recording.ended_at or timezone.now()
+        recording.retention_until = ended + timedelta(days=recording.room.application.recording_retention_days)
+        return True
+    return False
+
+
+def _postprocess_after_commit(recording: Recording) -> None:
+    from recordings.tasks import postprocess_recording
+
+    recording_id = str(recording.pk)
+    logger.info("recording raw tracks written recording=%s: post-processing", recording_id)
+    transaction.on_commit(lambda: postprocess_recording.apply_async((recording_id,)), robust=True)
 
 
 def recordings_reconcile(*, provider_name: str) -> int:
@@ -343,6 +377,7 @@ def recordings_reconcile(*, provider_name: str) -> int:
     active = (
         Recording.objects.filter(provider=provider_name, status__in=ACTIVE_RECORDING_STATUSES)
         .exclude(provider_recording_id="")
+        .exclude(Q(status=RecordingStatus.ENDING) & ~Q(source_dir=""))  # post-processing: ours now
         .select_related("room", "room__application")
     )
     for recording in active:
@@ -368,6 +403,13 @@ def _refresh_from_provider(recording: Recording) -> tuple[Recording, bool] | Non
         return None
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        if locked.is_per_track and locked.status == RecordingStatus.ENDING:
+            return locked, False  # the provider is done with it; post-processing has it
+        if not reported and locked.is_per_track and recording_transition(locked, RecordingStatus.ENDING):
+            # Its raw files are closed (the room or the server is gone): make the composite of them.
+            _postprocess_after_commit(locked)
+            locked.save()
+            return locked, True
         if not reported and recording_transition(locked, RecordingStatus.FAILED):
             locked.error = locked.error or "the media server has no record of this recording"
             locked.save()

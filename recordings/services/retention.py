@@ -16,6 +16,7 @@ from core.models import AuditOutcome
 from core.services import audit_record_or_refuse
 from recordings import storage
 from recordings.models import FINAL_RECORDING_STATUSES, Recording
+from recordings.services.postprocess import recording_sources_delete
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
                 return locked  # already a tombstone: the request is audited, nothing else to do
             if locked.location:
                 storage.for_recording(locked).delete(locked.location)
+            recording_sources_delete(recording=locked)
             locked.deleted_at, locked.deletion_reason = timezone.now(), reason
             locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
     if refusal is not None:  # audited outside the transaction so the refusal's row is kept

@@ -9,6 +9,7 @@ from tokens.services.links import (
     token_issue,
 )
 from tokens.services.removals import (
+    participant_publish_check,
     participant_removal_attempt,
     participant_removal_renew,
     participant_removal_retry,
@@ -23,6 +24,7 @@ __all__ = [
     "invitation_redeem",
     "invitation_revoke",
     "invitation_url",
+    "participant_publish_check",
     "participant_removal_attempt",
     "participant_removal_renew",
     "participant_removal_retry",
