@@ -11,6 +11,7 @@ for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_found=1; done
 [ -n "$pg_found" ] || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v janus >/dev/null || need_apt+=(janus janus-tools)
+command -v ip >/dev/null || need_apt+=(iproute2)  # network namespaces for Janus tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} with apt-get"
