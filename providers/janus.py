@@ -210,11 +210,14 @@ class JanusProvider(Provider):
         self._videoroom({**body, "id": int(participant_sid)})
 
     def list_live_rooms(self) -> list[LiveRoom]:
+        """Convene's VideoRooms with someone in them. A VideoRoom lives from its Convene room's
+        creation to its close, so an empty one is not a live call: the reconciler ends the call
+        session of a room everyone has left (the room's number is its only session id)."""
         rooms = self._videoroom({"request": "list", "admin_key": self.admin_key}).get("list", [])
         return [
             LiveRoom(name=str(r["room"]), sid=str(r["room"]), created_at=None, num_participants=r["num_participants"])
             for r in rooms
-            if r.get("description") == "convene"
+            if r.get("description") == "convene" and r.get("num_participants")
         ]
 
     def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:

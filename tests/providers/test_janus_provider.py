@@ -13,7 +13,7 @@ from pytest_django.live_server_helper import LiveServer
 
 import providers
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
-from rooms.models import ParticipantSession, Room
+from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
 from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
@@ -192,18 +192,30 @@ def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publish
 
 
 @pytest.mark.django_db
-def test_the_reconciler_opens_and_closes_participants_from_what_janus_lists(janus, app_client):
+def test_the_reconciler_follows_who_janus_lists_through_an_empty_room_and_back(janus, app_client):
     room = _create_room(app_client)
-    client = JanusClient(janus.url, _token(room, "ann"))
-    client.connect()
-    joined = client.join(room.provider_room_name)
     provider_reconcile(provider_name="janus")
-    participant = ParticipantSession.objects.get(call_session__room=room)
-    assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
-    client.leave()
+    assert not CallSession.objects.filter(room=room).exists()  # a VideoRoom nobody is in is no call
+
+    ann = JanusClient(janus.url, _token(room, "ann"))
+    ann.connect()
+    ann_id = str(ann.join(room.provider_room_name)["id"])
     provider_reconcile(provider_name="janus")
-    participant.refresh_from_db()
-    assert participant.left_at is not None
+    session = CallSession.objects.get(room=room)
+    assert list(session.participants.filter(left_at=None).values_list("provider_participant_id", flat=True)) == [ann_id]
+
+    ann.leave()
+    provider_reconcile(provider_name="janus")
+    session.refresh_from_db()
+    assert session.ended_at is not None and not session.participants.filter(left_at=None).exists()
+
+    bob = JanusClient(janus.url, _token(room, "bob"))
+    bob.connect()
+    bob_id = str(bob.join(room.provider_room_name)["id"])
+    provider_reconcile(provider_name="janus")
+    session.refresh_from_db()
+    assert session.ended_at is None
+    assert list(session.participants.filter(left_at=None).values_list("provider_participant_id", flat=True)) == [bob_id]
 
 
 @pytest.mark.django_db
