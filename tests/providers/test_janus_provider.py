@@ -130,7 +130,7 @@ def _process_events_until(predicate, timeout: float = 10) -> None:
     raise AssertionError("the events did not arrive or did not apply")
 
 
-def test_events_from_janus_make_the_session_and_participant_records(convene_server, janus, app_client):
+def test_events_from_janus_open_and_close_the_participant_records(convene_server, janus, app_client):
     room = _create_room(app_client)
     client = JanusClient(janus.url, _token(room, "ann"))
     client.connect()
@@ -143,6 +143,8 @@ def test_events_from_janus_make_the_session_and_participant_records(convene_serv
     participant = ParticipantSession.objects.get(call_session__room=room, identity="ann")
     assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
     assert participant.call_session.provider_session_id == room.provider_room_name
+    client.leave()
+    _process_events_until(lambda: ParticipantSession.objects.filter(pk=participant.pk, left_at__isnull=False).exists())
 
 
 def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, janus, app_client):
