@@ -13,6 +13,7 @@ from pytest_django.live_server_helper import LiveServer
 
 import providers
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
+from providers.janus import PLUGIN, sign_token
 from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
 from scripts.localservers import free_port
@@ -38,17 +39,22 @@ def _token(room: Room, identity: str, ttl: int = 60, role: str = "guest") -> str
     return credentials.token
 
 
-def _live_room_names() -> set[str]:
-    return {r.name for r in providers.get("janus").list_live_rooms()}
+def _janus_rooms(janus, settings) -> dict[str, dict]:
+    """Every VideoRoom Janus has, asked with a server token of our own (not through the provider)."""
+    client = JanusClient(janus.url, sign_token(settings.JANUS_TOKEN_SECRET, f"{int(time.time()) + 60},janus,{PLUGIN}"))
+    client.connect()
+    return {
+        str(r["room"]): r for r in client.request({"request": "list", "admin_key": settings.JANUS_ADMIN_KEY})["list"]
+    }
 
 
 @pytest.mark.django_db
-def test_a_janus_room_is_created_at_janus_with_the_room_and_destroyed_when_it_closes(janus, app_client):
+def test_a_janus_room_is_created_at_janus_with_the_room_and_destroyed_when_it_closes(janus, app_client, settings):
     room = _create_room(app_client, max_participants=4)
     assert room.provider == "janus" and room.provider_room_name.isdigit()
-    assert room.provider_room_name in _live_room_names()
+    assert _janus_rooms(janus, settings)[room.provider_room_name]["max_publishers"] == 4
     room_close(room=room, reason="test")
-    assert room.provider_room_name not in _live_room_names()
+    assert room.provider_room_name not in _janus_rooms(janus, settings)
 
 
 @pytest.mark.django_db
