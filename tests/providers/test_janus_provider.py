@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from pytest_django.live_server_helper import LiveServer
 
 import providers
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
@@ -18,9 +17,10 @@ from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
 from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
+from tests.webhooks.conftest import process_events_until
 from tokens.roles import role_grants
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import inbound_event_process, provider_reconcile
+from webhooks.services import provider_reconcile
 
 UNAUTHORIZED = 433  # VideoRoom: the join token is not in the room's allowed list
 
@@ -112,30 +112,6 @@ def test_a_room_janus_lost_is_created_again_before_the_next_join(janus, app_clie
     assert client.join(room.provider_room_name)["videoroom"] == "joined"
 
 
-@pytest.fixture
-def convene_server(transactional_db, settings):
-    """Convene served on 127.0.0.1 for Janus's event handler (start it before Janus: Janus posts
-    only to a listener that is up)."""
-    server = LiveServer("127.0.0.1:0")
-    server._live_server_modified_settings.enable()
-    settings.JANUS_TEST_WEBHOOK_URL = server.url + "/webhooks/janus"
-    yield server
-    server._live_server_modified_settings.disable()
-    server.stop()
-
-
-def _process_events_until(predicate, timeout: float = 10) -> None:
-    """Apply stored events as the worker would, until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event_id in InboundEvent.objects.filter(status=InboundEventStatus.PENDING).values_list("pk", flat=True):
-            inbound_event_process(event_id=event_id)
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the events did not arrive or did not apply")
-
-
 def test_events_from_janus_open_and_close_the_participant_records(convene_server, janus, app_client):
     room = _create_room(app_client)
     client = JanusClient(janus.url, _token(room, "ann"))
@@ -145,12 +121,12 @@ def test_events_from_janus_open_and_close_the_participant_records(convene_server
     def ann_recorded():
         return ParticipantSession.objects.filter(call_session__room=room, identity="ann").exists()
 
-    _process_events_until(ann_recorded)
+    process_events_until(ann_recorded)
     participant = ParticipantSession.objects.get(call_session__room=room, identity="ann")
     assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
     assert participant.call_session.provider_session_id == room.provider_room_name
     client.leave()
-    _process_events_until(lambda: ParticipantSession.objects.filter(pk=participant.pk, left_at__isnull=False).exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(pk=participant.pk, left_at__isnull=False).exists())
 
 
 def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, janus, app_client):
@@ -158,11 +134,11 @@ def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, j
     client = JanusClient(janus.url, _token(room, "bob"))
     client.connect()
     client.join(room.provider_room_name)
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="bob").exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="bob").exists())
 
     response = app_client.post(f"/api/v1/rooms/{room.pk}/participants/bob/remove")
     assert response.status_code in (200, 202, 204), response.content
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="bob", left_at__isnull=False).exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="bob", left_at__isnull=False).exists())
     assert not providers.get("janus").list_participants(room=room.as_provider_ref())
     again = JanusClient(janus.url, client.token)
     again.connect()
@@ -192,9 +168,9 @@ def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publish
     someone = JanusClient(janus.url, _token(room, "someone", role=role))
     someone.connect()
     joined = someone.join(room.provider_room_name)
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="someone", role=role).exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="someone", role=role).exists())
     _publish_event(room, joined["id"], client, settings)
-    _process_events_until(lambda: not InboundEvent.objects.filter(status=InboundEventStatus.PENDING).exists())
+    process_events_until(lambda: not InboundEvent.objects.filter(status=InboundEventStatus.PENDING).exists())
     connected = [p.sid for p in providers.get("janus").list_participants(room=room.as_provider_ref())]
     assert connected == ([str(joined["id"])] if stays else [])
 
