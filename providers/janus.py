@@ -43,6 +43,7 @@ from providers.base import (
     RecordingState,
     RoomRef,
 )
+from providers.ice import ice_servers_for
 from providers.janus_events import parse_events, participant_from_token, participant_tag
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class JanusProvider(Provider):
             server_url=self.client_url,
             token=token,
             expires_at=expires_at,
-            ice_servers=tuple(configured_ice_servers(participant.identity)),
+            ice_servers=tuple(ice_servers_for(identity=participant.identity)),
         )
 
     def _allow(self, room: RoomRef, *, add: list[str] = (), remove: list[str] = ()) -> list[str]:
@@ -210,11 +211,14 @@ class JanusProvider(Provider):
         self._videoroom({**body, "id": int(participant_sid)})
 
     def list_live_rooms(self) -> list[LiveRoom]:
+        """Convene's VideoRooms with someone in them. A VideoRoom lives from its Convene room's
+        creation to its close, so an empty one is not a live call: the reconciler ends the call
+        session of a room everyone has left (the room's number is its only session id)."""
         rooms = self._videoroom({"request": "list", "admin_key": self.admin_key}).get("list", [])
         return [
             LiveRoom(name=str(r["room"]), sid=str(r["room"]), created_at=None, num_participants=r["num_participants"])
             for r in rooms
-            if r.get("description") == "convene"
+            if r.get("description") == "convene" and r.get("num_participants")
         ]
 
     def list_participants(self, *, room: RoomRef) -> list[LiveParticipant]:
@@ -336,13 +340,6 @@ class JanusProvider(Provider):
     def _server_token(self) -> str:
         """Convene's own short-lived token when Janus has no api_secret (token auth only)."""
         return sign_token(self.token_secret, f"{int(time.time()) + SERVER_TOKEN_SECONDS},{REALM},{PLUGIN}")
-
-
-def configured_ice_servers(identity: str) -> list[dict]:
-    """STUN servers from TURN_URLS, for browsers. TURN entries need per-identity credentials
-    (providers/ice.py's ice_servers_for replaces this function once it exists)."""
-    stun = [url for url in settings.TURN_URLS if url.startswith(("stun:", "stuns:"))]
-    return [{"urls": stun}] if stun else []
 
 
 def _room_id(name: str) -> int:

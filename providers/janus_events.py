@@ -20,12 +20,13 @@ MAX_EVENTS = 1000
 PLUGIN_EVENT = 64
 # VideoRoom plugin events with a neutral meaning. Janus 1.1 rooms have no per-period id: a
 # Janus room lives from the Convene room's creation to its close, so its number is the session id.
+# `unpublished` names no stream (only the publisher), so it is kept as janus.videoroom.unpublished.
 VIDEOROOM_KINDS = {
     "joined": EventKind.PARTICIPANT_JOINED,
     "leaving": EventKind.PARTICIPANT_LEFT,
     "kicked": EventKind.PARTICIPANT_LEFT,
     "published": EventKind.TRACK_PUBLISHED,
-    "unpublished": EventKind.TRACK_UNPUBLISHED,
+    "updated": EventKind.TRACK_PUBLISHED,
     "destroyed": EventKind.ROOM_FINISHED,
 }
 
@@ -65,10 +66,12 @@ def parse_events(body: bytes) -> list[NeutralEvent]:
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items or len(items) > MAX_EVENTS or not all(isinstance(item, dict) for item in items):
         raise BadPayload("not a Janus event or array of events")
-    return [neutral_event(item) for item in items]
+    return [event for item in items for event in neutral_events(item)]
 
 
-def neutral_event(item: dict) -> NeutralEvent:
+def neutral_events(item: dict) -> list[NeutralEvent]:
+    """One Janus event -> its neutral events: one, or one per stream a `published` (or
+    renegotiated: `updated`) event lists."""
     raw = json.dumps(item, sort_keys=True, separators=(",", ":")).encode()
     event_id = "janus-" + hashlib.sha256(raw).hexdigest()[:48]
     occurred_at = _time(item.get("timestamp"))
@@ -77,21 +80,20 @@ def neutral_event(item: dict) -> NeutralEvent:
     videoroom = item.get("type") == PLUGIN_EVENT and event.get("plugin") == "janus.plugin.videoroom"
     name = str(data.get("event", "")) if videoroom else ""
     room = str(data.get("room", "")) if videoroom and isinstance(data.get("room"), int) else ""
-    kind = VIDEOROOM_KINDS.get(name) if room else None
+    participant = _participant(data, name, occurred_at) if room and isinstance(data.get("id"), int) else None
+    kind = VIDEOROOM_KINDS.get(name) if participant or name == "destroyed" else None
+    common = {"occurred_at": occurred_at, "room_name": room, "room_sid": room, "participant": participant, "raw": raw}
+    if kind == EventKind.TRACK_PUBLISHED:
+        tracks = _tracks(data)
+        if tracks:
+            return [
+                NeutralEvent(provider_event_id=f"{event_id}:{n}", kind=kind, track=track, **common)
+                for n, track in enumerate(tracks)
+            ]
+        kind = None  # nothing but data channels: no track Convene keeps
     if kind is None:
         kind = (f"janus.videoroom.{name}" if name else f"janus.{item.get('type', 'unknown')}")[:60]
-    participant = _participant(data, name, occurred_at) if room and "id" in data else None
-    tracks = _tracks(data) if kind in (EventKind.TRACK_PUBLISHED, EventKind.TRACK_UNPUBLISHED) else ()
-    return NeutralEvent(
-        provider_event_id=event_id,
-        kind=kind,
-        occurred_at=occurred_at,
-        room_name=room,
-        room_sid=room,
-        participant=participant,
-        track=tracks[0] if tracks else None,
-        raw=raw,
-    )
+    return [NeutralEvent(provider_event_id=event_id, kind=kind, **common)]
 
 
 def _participant(data: dict, name: str, occurred_at: datetime) -> EventParticipant:
@@ -106,18 +108,19 @@ def _participant(data: dict, name: str, occurred_at: datetime) -> EventParticipa
     )
 
 
-def _tracks(data: dict) -> tuple[EventTrack, ...]:
-    """The streams a publisher published (Janus 1.1 lists them); one track per event is kept as
-    the neutral event's, the publisher's first, so the track rows say the participant published."""
+def _tracks(data: dict) -> list[EventTrack]:
+    """The audio and video streams a publisher sends (Janus 1.1 lists them in `published`)."""
     streams = data.get("streams") if isinstance(data.get("streams"), list) else []
-    tracks = []
-    for stream in streams:
-        if isinstance(stream, dict) and stream.get("type") in ("audio", "video"):
-            source = "microphone" if stream["type"] == "audio" else "camera"
-            tracks.append(EventTrack(sid=f"{data['id']}:{stream.get('mid', '')}", kind=stream["type"], source=source))
-    if not tracks:
-        tracks.append(EventTrack(sid=f"{data.get('id')}:all", kind="video", source="unknown"))
-    return tuple(tracks)
+    return [
+        EventTrack(
+            sid=f"{data['id']}:{stream.get('mid', '')}"[:64], kind=stream["type"], source=_SOURCES[stream["type"]]
+        )
+        for stream in streams
+        if isinstance(stream, dict) and stream.get("type") in _SOURCES and not stream.get("disabled")
+    ]
+
+
+_SOURCES = {"audio": "microphone", "video": "camera"}
 
 
 def _time(microseconds) -> datetime:

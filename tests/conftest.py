@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 from django.db import connection
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 import providers
@@ -78,6 +79,18 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def convene_server(transactional_db, settings):
+    """Convene served on 127.0.0.1 for a real Janus's event handler (request it before `janus`:
+    Janus posts only to a listener that is up)."""
+    server = LiveServer("127.0.0.1:0")
+    server._live_server_modified_settings.enable()
+    settings.JANUS_TEST_WEBHOOK_URL = server.url + "/webhooks/janus"
+    yield server
+    server._live_server_modified_settings.disable()
+    server.stop()
 
 
 @pytest.fixture

@@ -36,6 +36,11 @@ class JanusClient:
         self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": {**body, "token": self.token}})
         return self.wait_for(lambda data: data.get("videoroom") == "joined" or "error_code" in data)
 
+    def request(self, body: dict) -> dict:
+        """A synchronous VideoRoom request (list, exists, ...): the plugin's answer."""
+        answer = self._post(f"/{self.session}/{self.handle}", {"janus": "message", "body": body})
+        return answer["plugindata"]["data"]
+
     def leave(self) -> None:
         """Hang up the way a closed tab ends: the session is destroyed."""
         self._post(f"/{self.session}", {"janus": "destroy"})

@@ -9,17 +9,18 @@ import time
 from datetime import timedelta
 
 import pytest
-from pytest_django.live_server_helper import LiveServer
 
 import providers
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
-from rooms.models import ParticipantSession, Room
+from providers.janus import PLUGIN, sign_token
+from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
 from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
+from tests.webhooks.conftest import process_events_until
 from tokens.roles import role_grants
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import inbound_event_process, provider_reconcile
+from webhooks.services import provider_reconcile
 
 UNAUTHORIZED = 433  # VideoRoom: the join token is not in the room's allowed list
 
@@ -38,17 +39,22 @@ def _token(room: Room, identity: str, ttl: int = 60, role: str = "guest") -> str
     return credentials.token
 
 
-def _live_room_names() -> set[str]:
-    return {r.name for r in providers.get("janus").list_live_rooms()}
+def _janus_rooms(janus, settings) -> dict[str, dict]:
+    """Every VideoRoom Janus has, asked with a server token of our own (not through the provider)."""
+    client = JanusClient(janus.url, sign_token(settings.JANUS_TOKEN_SECRET, f"{int(time.time()) + 60},janus,{PLUGIN}"))
+    client.connect()
+    return {
+        str(r["room"]): r for r in client.request({"request": "list", "admin_key": settings.JANUS_ADMIN_KEY})["list"]
+    }
 
 
 @pytest.mark.django_db
-def test_a_janus_room_is_created_at_janus_with_the_room_and_destroyed_when_it_closes(janus, app_client):
+def test_a_janus_room_is_created_at_janus_with_the_room_and_destroyed_when_it_closes(janus, app_client, settings):
     room = _create_room(app_client, max_participants=4)
     assert room.provider == "janus" and room.provider_room_name.isdigit()
-    assert room.provider_room_name in _live_room_names()
+    assert _janus_rooms(janus, settings)[room.provider_room_name]["max_publishers"] == 4
     room_close(room=room, reason="test")
-    assert room.provider_room_name not in _live_room_names()
+    assert room.provider_room_name not in _janus_rooms(janus, settings)
 
 
 @pytest.mark.django_db
@@ -89,6 +95,25 @@ def test_a_join_link_for_a_janus_room_answers_what_janus_js_needs_and_its_token_
 
 
 @pytest.mark.django_db
+def test_a_janus_join_carries_turn_credentials_for_its_identity_when_turn_is_configured(
+    janus, app_client, anon_client, settings
+):
+    settings.TURN_URLS = ["stun:turn.example:3478", "turn:turn.example:3478?transport=udp"]
+    settings.TURN_SECRET = "Qm7Zr2Kx9Lw4Vb1Nh8Jc5Pd3Gy6Sa0Ue"
+    room_response = app_client.post(
+        "/api/v1/rooms",
+        {"provider": "janus", "participants": [{"identity": "pat", "role": "guest", "display_name": "Pat"}]},
+        format="json",
+    ).json()
+    secret = room_response["participants"][0]["url"].rsplit("/", 1)[-1]
+    servers = anon_client.post(f"/api/v1/join/{secret}").json()["ice_servers"]
+    assert servers[0] == {"urls": ["stun:turn.example:3478"]}
+    turn = servers[1]
+    assert turn["urls"] == ["turn:turn.example:3478?transport=udp"]
+    assert turn["username"].endswith(":pat") and turn["credential"]
+
+
+@pytest.mark.django_db
 def test_an_expired_token_is_refused(janus, app_client):
     room = _create_room(app_client)
     token = _token(room, "ann", ttl=1)
@@ -106,31 +131,7 @@ def test_a_room_janus_lost_is_created_again_before_the_next_join(janus, app_clie
     assert client.join(room.provider_room_name)["videoroom"] == "joined"
 
 
-@pytest.fixture
-def convene_server(transactional_db, settings):
-    """Convene served on 127.0.0.1 for Janus's event handler (start it before Janus: Janus posts
-    only to a listener that is up)."""
-    server = LiveServer("127.0.0.1:0")
-    server._live_server_modified_settings.enable()
-    settings.JANUS_TEST_WEBHOOK_URL = server.url + "/webhooks/janus"
-    yield server
-    server._live_server_modified_settings.disable()
-    server.stop()
-
-
-def _process_events_until(predicate, timeout: float = 10) -> None:
-    """Apply stored events as the worker would, until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event_id in InboundEvent.objects.filter(status=InboundEventStatus.PENDING).values_list("pk", flat=True):
-            inbound_event_process(event_id=event_id)
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the events did not arrive or did not apply")
-
-
-def test_events_from_janus_make_the_session_and_participant_records(convene_server, janus, app_client):
+def test_events_from_janus_open_and_close_the_participant_records(convene_server, janus, app_client):
     room = _create_room(app_client)
     client = JanusClient(janus.url, _token(room, "ann"))
     client.connect()
@@ -139,10 +140,12 @@ def test_events_from_janus_make_the_session_and_participant_records(convene_serv
     def ann_recorded():
         return ParticipantSession.objects.filter(call_session__room=room, identity="ann").exists()
 
-    _process_events_until(ann_recorded)
+    process_events_until(ann_recorded)
     participant = ParticipantSession.objects.get(call_session__room=room, identity="ann")
     assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
     assert participant.call_session.provider_session_id == room.provider_room_name
+    client.leave()
+    process_events_until(lambda: ParticipantSession.objects.filter(pk=participant.pk, left_at__isnull=False).exists())
 
 
 def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, janus, app_client):
@@ -150,11 +153,11 @@ def test_a_removed_participant_is_kicked_and_cannot_join_again(convene_server, j
     client = JanusClient(janus.url, _token(room, "bob"))
     client.connect()
     client.join(room.provider_room_name)
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="bob").exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="bob").exists())
 
     response = app_client.post(f"/api/v1/rooms/{room.pk}/participants/bob/remove")
     assert response.status_code in (200, 202, 204), response.content
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="bob", left_at__isnull=False).exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="bob", left_at__isnull=False).exists())
     assert not providers.get("janus").list_participants(room=room.as_provider_ref())
     again = JanusClient(janus.url, client.token)
     again.connect()
@@ -184,26 +187,38 @@ def test_a_participant_whose_role_cannot_publish_is_disconnected_when_it_publish
     someone = JanusClient(janus.url, _token(room, "someone", role=role))
     someone.connect()
     joined = someone.join(room.provider_room_name)
-    _process_events_until(lambda: ParticipantSession.objects.filter(identity="someone", role=role).exists())
+    process_events_until(lambda: ParticipantSession.objects.filter(identity="someone", role=role).exists())
     _publish_event(room, joined["id"], client, settings)
-    _process_events_until(lambda: not InboundEvent.objects.filter(status=InboundEventStatus.PENDING).exists())
+    process_events_until(lambda: not InboundEvent.objects.filter(status=InboundEventStatus.PENDING).exists())
     connected = [p.sid for p in providers.get("janus").list_participants(room=room.as_provider_ref())]
     assert connected == ([str(joined["id"])] if stays else [])
 
 
 @pytest.mark.django_db
-def test_the_reconciler_opens_and_closes_participants_from_what_janus_lists(janus, app_client):
+def test_the_reconciler_follows_who_janus_lists_through_an_empty_room_and_back(janus, app_client):
     room = _create_room(app_client)
-    client = JanusClient(janus.url, _token(room, "ann"))
-    client.connect()
-    joined = client.join(room.provider_room_name)
     provider_reconcile(provider_name="janus")
-    participant = ParticipantSession.objects.get(call_session__room=room)
-    assert participant.provider_participant_id == str(joined["id"]) and participant.left_at is None
-    client.leave()
+    assert not CallSession.objects.filter(room=room).exists()  # a VideoRoom nobody is in is no call
+
+    ann = JanusClient(janus.url, _token(room, "ann"))
+    ann.connect()
+    ann_id = str(ann.join(room.provider_room_name)["id"])
     provider_reconcile(provider_name="janus")
-    participant.refresh_from_db()
-    assert participant.left_at is not None
+    session = CallSession.objects.get(room=room)
+    assert list(session.participants.filter(left_at=None).values_list("provider_participant_id", flat=True)) == [ann_id]
+
+    ann.leave()
+    provider_reconcile(provider_name="janus")
+    session.refresh_from_db()
+    assert session.ended_at is not None and not session.participants.filter(left_at=None).exists()
+
+    bob = JanusClient(janus.url, _token(room, "bob"))
+    bob.connect()
+    bob_id = str(bob.join(room.provider_room_name)["id"])
+    provider_reconcile(provider_name="janus")
+    session.refresh_from_db()
+    assert session.ended_at is None
+    assert list(session.participants.filter(left_at=None).values_list("provider_participant_id", flat=True)) == [bob_id]
 
 
 @pytest.mark.django_db

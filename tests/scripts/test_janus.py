@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,3 +98,36 @@ def test_stopping_ends_the_process_and_cleanup_removes_its_folder(receiver):
     process = server.process
     server.cleanup()
     assert process.poll() is not None and not server.root.exists()
+
+
+@pytest.fixture
+def netns():
+    """A private network namespace with only its loopback up (needs root, as in CI)."""
+    name = f"convene-test-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True, timeout=10)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
+
+
+def test_janus_runs_inside_a_network_namespace_and_only_answers_there(netns):
+    server = JanusServer(admin_key="k", token_secret="t", api_secret="api-secret", netns=netns, ice_interfaces="lo")
+    server.start()
+    try:
+        create = json.dumps({"janus": "create", "transaction": "t", "apisecret": "api-secret"})
+        ask = "import sys, urllib.request as u; print(u.urlopen(sys.argv[1], sys.argv[2].encode(), 5).read().decode())"
+        inside = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", ask, server.url, create],
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
+        assert json.loads(inside.stdout)["janus"] == "success"
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            assert sock.connect_ex(("127.0.0.1", server.port)) != 0  # this namespace's loopback: nothing
+        assert 'ice_enforce_list = "lo"' in (server.root / "janus.jcfg").read_text()
+    finally:
+        server.cleanup()

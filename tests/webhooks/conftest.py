@@ -75,6 +75,18 @@ def process_pending() -> list[str]:
     return [inbound_event_process(event_id=pk) for pk in pending.values_list("pk", flat=True)]
 
 
+def process_events_until(predicate, timeout: float = 10) -> None:
+    """Apply stored events as the worker would, until `predicate()` holds (events posted by a real
+    media server arrive on their own time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        process_pending()
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the events did not arrive or did not apply")
+
+
 @pytest.fixture
 def webhooks(client, settings, db):
     """Posts signed LiveKit webhooks. In these tests the transaction never commits, so the
