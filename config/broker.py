@@ -1,4 +1,6 @@
-"""kombu's Redis transport, with one client object per channel for its short commands.
+"""kombu's Redis and file-system transports, each with one fix.
+
+Redis: one client object per channel for its short commands.
 
 kombu's Redis channel builds a new `redis.Redis` object for every command it sends outside the
 BRPOP loop (`conn_or_acquire` -> `_create_client`): in a worker, twice per task (recording the
@@ -6,11 +8,22 @@ message as unacknowledged, then the acknowledgement); redis-py's constructor cop
 about 170 response callbacks each time. The object is only a handle on the channel's connection
 pool, so one per pool serves them all; connections still come from, and go back to, the pool.
 Everything else is kombu's. Used for `redis://` broker URLs (CELERY_BROKER_TRANSPORT).
+
+File system (the embedded broker of `make run`): kombu's writes a message in place, so a worker
+polling the folder can take the file between its creation and its write and die on an empty or
+half-written message (seen under load). Here a message is written under a name the worker does not
+take, then renamed into place: a rename within one folder is atomic.
 """
 
 from __future__ import annotations
 
-from kombu.transport import redis
+import os
+import uuid
+from time import monotonic
+
+from kombu.transport import filesystem, redis
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
 
 
 class Channel(redis.Channel):
@@ -27,3 +40,17 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+
+class FilesystemChannel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = final + ".part"  # _get takes only names ending in ".<queue>.msg"
+        with open(partial, "wb") as file:
+            file.write(str_to_bytes(dumps(payload)))
+        os.replace(partial, final)
+
+
+class FilesystemTransport(filesystem.Transport):
+    Channel = FilesystemChannel

@@ -38,3 +38,30 @@ def test_a_new_pool_gets_a_new_client(channel):
     channel._pool = None  # what kombu does when the connection is re-established
     with channel.conn_or_acquire() as after:
         assert after is not before and after.connection_pool is channel.pool
+
+
+def _filesystem_connection(folder):
+    from config.broker import FilesystemTransport
+
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder)}
+    return Connection("filesystem://", transport=FilesystemTransport, transport_options=options)
+
+
+def test_the_embedded_broker_never_shows_a_worker_a_message_before_it_is_whole(tmp_path, monkeypatch):
+    """kombu's own transport creates the message file, then writes it: a worker polling in between took an
+    empty file and died on a JSON error. Here the file appears under its final name only once it is whole."""
+    import os
+
+    seen_before_rename = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen_before_rename.append(sorted(name for name in os.listdir(tmp_path) if name.endswith(".q.msg")))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with _filesystem_connection(tmp_path) as connection:
+        channel = connection.default_channel
+        channel._put("q", {"body": "x" * 100_000})
+        assert seen_before_rename == [[]]
+        assert channel._get("q") == {"body": "x" * 100_000}

@@ -159,6 +159,13 @@ def test_database_and_redis_urls_can_come_from_files(tmp_path):
     assert redis_url == broker_url == "redis://:redis-pass-from-file@redis.internal:6379/0"
 
 
+def test_the_embedded_broker_writes_messages_with_the_atomic_transport(tmp_path):
+    code = "from django.conf import settings; print(settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT)"
+    result = load_settings(code, DEBUG="true", REDIS_URL=None, CELERY_BROKER_URL=None, CONVENE_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["filesystem://", "config.broker:FilesystemTransport"]
+
+
 def test_an_unreadable_secret_file_is_a_startup_error(tmp_path):
     result = load_settings(LIVEKIT_API_SECRET_FILE=str(tmp_path / "missing"))
     assert result.returncode != 0 and "LIVEKIT_API_SECRET_FILE" in result.stderr
