@@ -17,6 +17,7 @@ from django.utils import timezone
 import providers
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.services import audit_record
+from outbound import emit
 from providers.base import (
     NeutralEvent,
     ProviderError,
@@ -133,9 +134,11 @@ def _provider_start(recording: Recording) -> None:
     except ProviderError as exc:
         with transaction.atomic():
             locked = Recording.objects.select_for_update().get(pk=recording.pk)
+            before = locked.status
             if recording_transition(locked, RecordingStatus.FAILED):
                 locked.error = f"start refused: {exc}"
                 locked.save(update_fields=["status", "error", "updated_at"])
+                emit.recording_status_changed(locked, before=before)
         recording.refresh_from_db()
         raise ServiceUnavailable(
             "The media server did not start the recording.",
@@ -310,7 +313,9 @@ def _match(room: Room, info: ProviderRecording) -> Recording | None:
 
 
 def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
-    """Fold what the provider reports into the row; times only fill or extend, never regress."""
+    """Fold what the provider reports into the row; times only fill or extend, never regress.
+    A new status is reported (webhooks out) with the row as it will be saved."""
+    before = recording.status
     changed = recording_transition(recording, info.state)
     if info.started_at and recording.started_at is None:
         recording.started_at, changed = info.started_at, True
@@ -333,6 +338,7 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
         changed = True
     if recording.call_session_id is None:
         recording.call_session = CallSession.objects.filter(room=recording.room, ended_at__isnull=True).first()
+    emit.recording_status_changed(recording, before=before)
     return changed
 
 
@@ -368,9 +374,11 @@ def _refresh_from_provider(recording: Recording) -> tuple[Recording, bool] | Non
         return None
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        before = locked.status
         if not reported and recording_transition(locked, RecordingStatus.FAILED):
             locked.error = locked.error or "the media server has no record of this recording"
             locked.save()
+            emit.recording_status_changed(locked, before=before)
             return locked, True
         if reported and _apply_state(locked, reported[0]):
             locked.save()
