@@ -93,8 +93,9 @@ def _finish(response) -> None:
 
 def _describe(exc: Exception) -> str:
     reason = getattr(exc, "reason", None) or exc
-    if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in str(reason).lower():
-        return "timeout"
+    # NewConnectionError is also a ConnectTimeoutError in urllib3 2: asked first.
     if isinstance(reason, urllib3.exceptions.NewConnectionError | ConnectionError):
         return "connection_error"
+    if isinstance(reason, urllib3.exceptions.TimeoutError) or "timed out" in str(reason).lower():
+        return "timeout"
     return f"{type(reason).__name__}"[:100]
