@@ -29,7 +29,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, *, statuses: list[int] | None = None, delay: float = 0.0, location: str = "") -> None:
+    def __init__(
+        self, *, statuses: list[int] | None = None, delay: float = 0.0, location: str = "", port: int = 0
+    ) -> None:
         self.statuses = list(statuses or [])
         self.delay = delay
         self.location = location
@@ -58,7 +60,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
