@@ -106,3 +106,22 @@ def test_a_delivery_of_another_endpoint_is_404_under_this_one(app_client, subscr
     delivery = WebhookDelivery.objects.get()
     response = app_client.post(f"/api/v1/webhook-endpoints/{second['id']}/deliveries/{delivery.pk}/retry")
     assert response.status_code == 404
+
+
+def test_the_schema_documents_every_event_payload_with_an_example(client):
+    from outbound.catalogue import EventType
+
+    schema = client.get("/api/schema", HTTP_ACCEPT="application/json").json()
+    webhooks = schema["x-webhooks"]
+    assert set(webhooks) == {t.value for t in EventType}
+    for event_type, item in webhooks.items():
+        content = item["post"]["requestBody"]["content"]["application/json"]
+        assert content["examples"][event_type]["value"]["type"] == event_type
+        component = content["schema"]["$ref"].rsplit("/", 1)[1]
+        assert set(schema["components"]["schemas"][component]["properties"]) == {
+            "id",
+            "type",
+            "occurred_at",
+            "room",
+            "data",
+        }

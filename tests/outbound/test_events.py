@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from outbound.models import WebhookDelivery
+from outbound.schema import example
 from outbound.services.attendance import attendance_no_shows_report
 from recordings.models import ConsentNotice, Recording, RecordingStatus
 from recordings.services.retention import recording_delete
@@ -25,8 +26,13 @@ from tests.webhooks.conftest import participant_info, room_info
 
 
 def _delivered(receiver, secret: str, event_type: str) -> list[dict]:
+    """The events of a type the receiver got, verified; each has the fields the schema documents."""
     deliver_pending()
-    return [verified(r, secret) for r in receiver.events(event_type)]
+    events = [verified(r, secret) for r in receiver.events(event_type)]
+    documented = example(event_type)
+    for event in events:
+        assert set(event) == set(documented) and set(event["data"]) == set(documented["data"]), event
+    return events
 
 
 @pytest.fixture
