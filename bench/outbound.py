@@ -1,0 +1,247 @@
+"""Webhooks out benchmark: deliveries per second per Celery worker process against a loopback
+receiver, and the lag from a change to its delivery at a steady rate of changes, with PostgreSQL
+(durable) and Redis on loopback.
+
+Run `.venv/bin/python bench/outbound.py`. Two phases:
+1. throughput: N deliveries already in the outbox (one endpoint, the receiver on 127.0.0.1) and
+   their doorbells in Redis; one worker process (concurrency 1) starts and drains them:
+   deliveries/s = N / (last delivered_at - first delivered_at);
+2. lag: the worker running, signed `participant_joined` webhooks posted to gunicorn at a steady
+   rate (100/s); each is processed by the worker, which writes a participant.joined delivery in the
+   same transaction and delivers it. Lag = delivered_at - created_at of each delivery (the change's
+   transaction writes created_at), p50/p95/p99.
+It prints figures next to the targets and never fails because of a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from stack import REPO_ROOT, Stack, _venv_tool
+
+sys.path.insert(0, str(REPO_ROOT))
+from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
+
+TARGETS = {"throughput": ">= 300 deliveries/s per worker process", "lag": "p99 < 1000 ms at 100 changes/s"}
+SEED = """
+import json
+from core.models import Application
+from outbound.models import WebhookDelivery
+from outbound.services.endpoints import webhook_endpoint_create
+from outbound.services.outbox import deliveries_enqueue, event_body, new_event_id
+application = Application.objects.get(name="bench")
+endpoint = webhook_endpoint_create(application=application, url={url!r}, events=["participant.joined", "ping"])
+rows = []
+for n in range({count}):
+    event_id = new_event_id()
+    body = event_body(event_id=event_id, event_type="ping", occurred_at=endpoint.created_at, room=None, data={{"n": n}})
+    rows.append(WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type="ping", payload=body,
+                                next_attempt_at=endpoint.created_at))
+ids = [row.pk for row in WebhookDelivery.objects.bulk_create(rows, batch_size=1000)]
+print(json.dumps({{"endpoint": str(endpoint.pk), "enqueued": deliveries_enqueue(delivery_ids=ids)}}))
+"""
+PENDING = "SELECT count(*) FROM outbound_webhookdelivery WHERE status = 'pending'"
+
+
+class Receiver:
+    """A keep-alive HTTP/1.1 receiver on 127.0.0.1 answering 204 to every POST, in this process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(inner):
+                inner.rfile.read(int(inner.headers.get("Content-Length") or 0))
+                self.count += 1
+                inner.send_response(204)
+                inner.send_header("Content-Length", "0")
+                inner.end_headers()
+
+            def log_message(inner, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=6000, help="deliveries in the throughput phase")
+    parser.add_argument("--lag-rate", type=float, default=100.0, help="changes/s in the lag phase")
+    parser.add_argument("--lag-seconds", type=float, default=10.0)
+    parser.add_argument("--pool", default="prefork")
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "outbound.json")
+    return parser.parse_args(argv)
+
+
+def start_worker(stack: Stack, log_path: Path, pool: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [_venv_tool("celery"), "-A", "config", "worker", "--concurrency=1", f"--pool={pool}", "--loglevel=WARNING",
+             "--without-heartbeat", "--without-mingle", "--without-gossip"],
+            cwd=REPO_ROOT, env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def wait_drained(database_url: str, timeout: float, expected: int) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            total = conn.execute("SELECT count(*) FROM outbound_webhookdelivery").fetchone()[0]
+            if total >= expected and conn.execute(PENDING).fetchone()[0] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the worker did not deliver everything in time")
+            time.sleep(0.5)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))], 1)
+
+
+def create_room(base_url: str, api_key: str) -> str:
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/rooms",
+        data=json.dumps({"external_id": "bench-outbound"}).encode(),
+        headers={"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["provider_room_name"]
+
+
+async def post_steadily(base_url: str, room: str, key: str, secret: str, rate: float, count: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        start = time.monotonic()
+        for n in range(count):
+            delay = start + n / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = int(time.time())
+            body = webhook_body(
+                "participant_joined",
+                id=new_guid("EV_"),
+                created_at=now,
+                room={"sid": "RM_bench", "name": room},
+                participant={"sid": f"PA_{n}", "identity": f"user-{n}", "joinedAt": str(now)},
+            )
+            headers = {"Authorization": sign_webhook(body, key, secret), "Content-Type": "application/webhook+json"}
+            async with session.post(f"{base_url}/webhooks/livekit", data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"lag phase: webhook answered {response.status}")
+
+
+def run(args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="convene-bench-out-"))
+    with Stack() as stack, Receiver() as receiver:
+        stack.start()
+        stack.env["CONVENE_WEBHOOK_ALLOW_PRIVATE_URLS"] = "true"  # the receiver is on 127.0.0.1
+        seeded = json.loads(
+            stack.manage("shell", "-c", SEED.format(url=receiver.url, count=args.deliveries)).strip().splitlines()[-1]
+        )
+        worker = start_worker(stack, work / "worker.log", args.pool)
+        try:
+            wait_drained(stack.postgres.url, args.drain_timeout, args.deliveries)
+            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+                first, last, delivered, attempts = conn.execute(
+                    "SELECT min(delivered_at), max(delivered_at), count(*), sum(attempts)"
+                    " FROM outbound_webhookdelivery WHERE status = 'delivered'"
+                ).fetchone()
+            seconds = (last - first).total_seconds()
+            throughput = {
+                "deliveries": delivered,
+                "attempts": attempts,
+                "received": receiver.count,
+                "seconds": round(seconds, 2),
+                "deliveries_per_second_per_worker": round(delivered / seconds, 1) if seconds else None,
+                "enqueued": seeded["enqueued"],
+            }
+            gunicorn = stack.start_gunicorn(workers=2)
+            room = create_room(gunicorn.base_url, stack.api_key)
+            count = int(args.lag_rate * args.lag_seconds)
+            key, secret = stack.env["LIVEKIT_API_KEY"], stack.env["LIVEKIT_API_SECRET"]
+            asyncio.run(post_steadily(gunicorn.base_url, room, key, secret, args.lag_rate, count))
+            wait_drained(stack.postgres.url, args.drain_timeout, args.deliveries + count)
+            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
+                lags = [
+                    row[0] * 1000
+                    for row in conn.execute(
+                        "SELECT extract(epoch FROM delivered_at - created_at) FROM outbound_webhookdelivery"
+                        " WHERE event_type = 'participant.joined' AND status = 'delivered'"
+                    )
+                ]
+        finally:
+            stop_worker(worker)
+    lag = {"rate_changes_per_second": args.lag_rate, "deliveries": len(lags)}
+    lag.update({f"p{p}": percentile(lags, p) for p in (50, 95, 99)} if lags else {})
+    return {"throughput": throughput, "lag_ms": lag, "nproc": os.cpu_count()}
+
+
+def report(result: dict) -> None:
+    throughput, lag = result["throughput"], result["lag_ms"]
+    print(f"Convene webhooks-out benchmark  nproc={result['nproc']}")
+    print(
+        f"throughput  {throughput['deliveries']} deliveries in {throughput['seconds']} s by 1 worker process:"
+        f" {throughput['deliveries_per_second_per_worker']} deliveries/s ({throughput['attempts']} attempts,"
+        f" {throughput['received']} received)   target {TARGETS['throughput']}"
+    )
+    print(
+        f"lag         {lag['deliveries']} changes at {lag['rate_changes_per_second']}/s (participant_joined webhooks):"
+        f" change -> delivered p50 {lag.get('p50')} ms, p95 {lag.get('p95')} ms, p99 {lag.get('p99')} ms"
+        f"   target {TARGETS['lag']}"
+    )
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    report(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
