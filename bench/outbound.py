@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
+from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
 from stack import REPO_ROOT, Stack, _venv_tool
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -98,16 +99,25 @@ def parse_args(argv):
     parser.add_argument("--deliveries", type=int, default=6000, help="deliveries in the throughput phase")
     parser.add_argument("--lag-rate", type=float, default=100.0, help="changes/s in the lag phase")
     parser.add_argument("--lag-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--lag-concurrency",
+        type=int,
+        default=2,
+        help="pool processes of the worker in the lag phase (2: as the Procfile runs it; it also processes"
+        " the webhooks that make the changes)",
+    )
     parser.add_argument("--pool", default="prefork")
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="max seconds to wait for an idle machine")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "outbound.json")
     return parser.parse_args(argv)
 
 
-def start_worker(stack: Stack, log_path: Path, pool: str) -> subprocess.Popen:
+def start_worker(stack: Stack, log_path: Path, pool: str, concurrency: int = 1) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [_venv_tool("celery"), "-A", "config", "worker", "--concurrency=1", f"--pool={pool}", "--loglevel=WARNING",
+            [_venv_tool("celery"), "-A", "config", "worker", f"--concurrency={concurrency}", f"--pool={pool}",
+             "--loglevel=WARNING",
              "--without-heartbeat", "--without-mingle", "--without-gossip"],
             cwd=REPO_ROOT, env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -181,9 +191,14 @@ def run(args) -> dict:
         seeded = json.loads(
             stack.manage("shell", "-c", SEED.format(url=receiver.url, count=args.deliveries)).strip().splitlines()[-1]
         )
+        busy_before = wait_for_quiet(max_wait_seconds=args.quiet_wait) if args.quiet_wait > 0 else None
+        yardstick = reference_loop_seconds()
         worker = start_worker(stack, work / "worker.log", args.pool)
+        cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+        cpu.start()
         try:
             wait_drained(stack.postgres.url, args.drain_timeout, args.deliveries)
+            used = cpu.stop(requests=args.deliveries)
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
                 first, last, delivered, attempts = conn.execute(
                     "SELECT min(delivered_at), max(delivered_at), count(*), sum(attempts)"
@@ -197,7 +212,12 @@ def run(args) -> dict:
                 "seconds": round(seconds, 2),
                 "deliveries_per_second_per_worker": round(delivered / seconds, 1) if seconds else None,
                 "enqueued": seeded["enqueued"],
+                "cpu": {**used, "machine_busy_percent_before": busy_before, "reference_loop_seconds": yardstick},
             }
+            worker_share = used["percent_of_one_core"]["worker"] / 100
+            throughput["worker_cpu_ms_per_delivery"] = round(1000 * worker_share * seconds / max(delivered, 1), 2)
+            stop_worker(worker)
+            worker = start_worker(stack, work / "worker-lag.log", args.pool, args.lag_concurrency)
             gunicorn = stack.start_gunicorn(workers=2)
             room = create_room(gunicorn.base_url, stack.api_key)
             count = int(args.lag_rate * args.lag_seconds)
@@ -212,10 +232,19 @@ def run(args) -> dict:
                         " WHERE event_type = 'participant.joined' AND status = 'delivered'"
                     )
                 ]
+                # The part before the change: from the webhook's arrival to its processing (the change).
+                before_change = [
+                    row[0] * 1000
+                    for row in conn.execute(
+                        "SELECT extract(epoch FROM processed_at - received_at) FROM webhooks_inboundevent"
+                    )
+                ]
         finally:
             stop_worker(worker)
-    lag = {"rate_changes_per_second": args.lag_rate, "deliveries": len(lags)}
+    lag = {"rate_changes_per_second": args.lag_rate, "deliveries": len(lags), "concurrency": args.lag_concurrency}
     lag.update({f"p{p}": percentile(lags, p) for p in (50, 95, 99)} if lags else {})
+    if before_change:
+        lag["webhook_to_change"] = {f"p{p}": percentile(before_change, p) for p in (50, 95, 99)}
     return {"throughput": throughput, "lag_ms": lag, "nproc": os.cpu_count()}
 
 
@@ -227,11 +256,23 @@ def report(result: dict) -> None:
         f" {throughput['deliveries_per_second_per_worker']} deliveries/s ({throughput['attempts']} attempts,"
         f" {throughput['received']} received)   target {TARGETS['throughput']}"
     )
+    cpu = throughput["cpu"]
+    shares = ", ".join(f"{name} {value:g}" for name, value in cpu["percent_of_one_core"].items())
+    per_delivery = throughput["worker_cpu_ms_per_delivery"]
     print(
-        f"lag         {lag['deliveries']} changes at {lag['rate_changes_per_second']}/s (participant_joined webhooks):"
+        f"            CPU % of one core: {shares}; machine {cpu['machine_busy_percent']}% busy (before:"
+        f" {cpu['machine_busy_percent_before']}%); worker CPU {per_delivery} ms/delivery, i.e."
+        f" {round(1000 / per_delivery, 1) if per_delivery else None} deliveries/s for a worker process with a core"
+        f" of its own; machine speed: reference loop {cpu['reference_loop_seconds']:g} s"
+    )
+    print(
+        f"lag         {lag['deliveries']} changes at {lag['rate_changes_per_second']}/s (participant_joined webhooks,"
+        f" one worker with {lag['concurrency']} pool processes):"
         f" change -> delivered p50 {lag.get('p50')} ms, p95 {lag.get('p95')} ms, p99 {lag.get('p99')} ms"
         f"   target {TARGETS['lag']}"
     )
+    if lag.get("webhook_to_change"):
+        print(f"            before that, webhook received -> change recorded: {lag['webhook_to_change']} ms")
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ within +-20%): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over abo
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.rows import ModelRows, prepared_cursor, table
 from outbound import sender
 from outbound.catalogue import PING
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -48,24 +49,57 @@ def _lease_seconds() -> float:
     return settings.CONVENE_WEBHOOK_TIMEOUT_SECONDS + 5
 
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """Take the attempt: due and pending -> leased until the attempt cannot still be running."""
-    return bool(
-        WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).update(
-            next_attempt_at=now + timedelta(seconds=_lease_seconds()), attempts=F("attempts") + 1, last_attempt_at=now
-        )
+def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Take the attempt: due and pending -> leased until the attempt cannot still be running. One
+    prepared statement returns the row with its endpoint. Its COMMIT does not wait for the disk
+    (see _save)."""
+    lease_until = now + timedelta(seconds=_lease_seconds())
+    with transaction.atomic(), prepared_cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), [lease_until, now, delivery_id, DeliveryStatus.PENDING, now])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    delivery, endpoint = _CLAIM_ROWS.read(connections[DEFAULT_DB_ALIAS], found)
+    delivery.endpoint = endpoint
+    return delivery
+
+
+_CLAIM_ROWS = ModelRows((WebhookDelivery, "d"), (WebhookEndpoint, "e"))
+
+
+@functools.cache
+def _claim_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    sql = (
+        f"UPDATE {q(WebhookDelivery._meta.db_table)} AS d "  # noqa: S608 (names from the models, values bound)
+        "SET next_attempt_at = %s, last_attempt_at = %s, attempts = d.attempts + 1 "
+        f"FROM {q(WebhookEndpoint._meta.db_table)} e "
+        "WHERE d.id = %s AND d.status = %s AND d.next_attempt_at <= %s AND e.id = d.endpoint_id "
+        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}"
     )
+    if vendor == "postgresql":
+        sql += ", set_config('synchronous_commit', 'off', true)"
+    return sql
+
+
+def _save(delivery: WebhookDelivery, names: list[str]) -> None:
+    """UPDATE the delivery row's bookkeeping with a COMMIT that does not wait for PostgreSQL to
+    flush it to disk: a database crash can undo the last fraction of a second of it, and then an
+    attempt is made again (the same webhook id: receivers deduplicate), never lost. The outbox
+    row itself was committed, durably, with the change that wrote it."""
+    with transaction.atomic():
+        table(WebhookDelivery).update(delivery, names, commit_async=True)
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
     now = timezone.now()
-    if not _claim(delivery_id, now):
+    delivery = _claim(delivery_id, now)
+    if delivery is None:
         row = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).only("next_attempt_at")
         pending = row.first()
         if pending is None:
             return AttemptOutcome("skipped")
         return AttemptOutcome("busy", due_in=max(0.0, (pending.next_attempt_at - now).total_seconds()))
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     endpoint = delivery.endpoint
     if not endpoint.enabled and delivery.event_type != PING:
         _finish(delivery, status=DeliveryStatus.FAILED, error="endpoint disabled")
@@ -84,9 +118,10 @@ def _headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime
 
 
 def _finish(delivery: WebhookDelivery, *, status: str, error: str, next_at: datetime | None = None, **fields) -> None:
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=status, last_error=error[:300], next_attempt_at=next_at, **fields
-    )
+    delivery.status, delivery.last_error, delivery.next_attempt_at = status, error[:300], next_at
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    _save(delivery, ["status", "last_error", "next_attempt_at", *fields])
 
 
 def _record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: sender.Attempt) -> AttemptOutcome:
