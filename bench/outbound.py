@@ -222,8 +222,18 @@ def run(args) -> dict:
             room = create_room(gunicorn.base_url, stack.api_key)
             count = int(args.lag_rate * args.lag_seconds)
             key, secret = stack.env["LIVEKIT_API_KEY"], stack.env["LIVEKIT_API_SECRET"]
+            lag_cpu = CpuMeter(
+                {
+                    "gunicorn": gunicorn.process.pid,
+                    "worker": worker.pid,
+                    "postgres": stack.postgres.process.pid,
+                    "redis": stack.redis.process.pid,
+                }
+            )
+            lag_cpu.start()
             asyncio.run(post_steadily(gunicorn.base_url, room, key, secret, args.lag_rate, count))
             wait_drained(stack.postgres.url, args.drain_timeout, args.deliveries + count)
+            lag_used = lag_cpu.stop(requests=count)
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
                 lags = [
                     row[0] * 1000
@@ -243,6 +253,7 @@ def run(args) -> dict:
             stop_worker(worker)
     lag = {"rate_changes_per_second": args.lag_rate, "deliveries": len(lags), "concurrency": args.lag_concurrency}
     lag.update({f"p{p}": percentile(lags, p) for p in (50, 95, 99)} if lags else {})
+    lag["cpu"] = lag_used
     if before_change:
         lag["webhook_to_change"] = {f"p{p}": percentile(before_change, p) for p in (50, 95, 99)}
     return {"throughput": throughput, "lag_ms": lag, "nproc": os.cpu_count()}
@@ -270,6 +281,11 @@ def report(result: dict) -> None:
         f" one worker with {lag['concurrency']} pool processes):"
         f" change -> delivered p50 {lag.get('p50')} ms, p95 {lag.get('p95')} ms, p99 {lag.get('p99')} ms"
         f"   target {TARGETS['lag']}"
+    )
+    shares = ", ".join(f"{name} {value:g}" for name, value in lag["cpu"]["percent_of_one_core"].items())
+    print(
+        f"            CPU % of one core: {shares}; machine {lag['cpu']['machine_busy_percent']}% busy;"
+        f" service CPU per change (web, worker, PostgreSQL, Redis) {lag['cpu']['service_cpu_ms_per_request']} ms"
     )
     if lag.get("webhook_to_change"):
         print(f"            before that, webhook received -> change recorded: {lag['webhook_to_change']} ms")
