@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -54,8 +55,10 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
     prepared statement returns the row with its endpoint. Its COMMIT does not wait for the disk
     (see _save)."""
     lease_until = now + timedelta(seconds=_lease_seconds())
+    if connection.vendor != "postgresql":  # SQLite's RETURNING cannot name the joined table
+        return _claim_with_orm(delivery_id, now, lease_until)
     with transaction.atomic(), prepared_cursor() as cursor:
-        cursor.execute(_claim_sql(connection.vendor), [lease_until, now, delivery_id, DeliveryStatus.PENDING, now])
+        cursor.execute(_claim_sql(), [lease_until, now, delivery_id, DeliveryStatus.PENDING, now])
         found = cursor.fetchone()
     if found is None:
         return None
@@ -68,18 +71,24 @@ _CLAIM_ROWS = ModelRows((WebhookDelivery, "d"), (WebhookEndpoint, "e"))
 
 
 @functools.cache
-def _claim_sql(vendor: str) -> str:
+def _claim_sql() -> str:
     q = connection.ops.quote_name
-    sql = (
+    return (
         f"UPDATE {q(WebhookDelivery._meta.db_table)} AS d "  # noqa: S608 (names from the models, values bound)
         "SET next_attempt_at = %s, last_attempt_at = %s, attempts = d.attempts + 1 "
         f"FROM {q(WebhookEndpoint._meta.db_table)} e "
         "WHERE d.id = %s AND d.status = %s AND d.next_attempt_at <= %s AND e.id = d.endpoint_id "
-        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}"
+        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}, "
+        "set_config('synchronous_commit', 'off', true)"
     )
-    if vendor == "postgresql":
-        sql += ", set_config('synchronous_commit', 'off', true)"
-    return sql
+
+
+def _claim_with_orm(delivery_id: int, now: datetime, lease_until: datetime) -> WebhookDelivery | None:
+    with transaction.atomic():
+        claimed = WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=lease_until, last_attempt_at=now, attempts=F("attempts") + 1)
+        return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
 
 
 def _save(delivery: WebhookDelivery, names: list[str]) -> None:
