@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.models import Application
 from core.rows import ModelRows, prepared_cursor, table
 from outbound import sender
 from outbound.catalogue import PING
@@ -63,7 +64,7 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
     if found is None:
         return None
     delivery, endpoint = _CLAIM_ROWS.read(connections[DEFAULT_DB_ALIAS], found)
-    delivery.endpoint = endpoint
+    delivery.endpoint, delivery.application_active = endpoint, found[-2]
     return delivery
 
 
@@ -76,9 +77,10 @@ def _claim_sql() -> str:
     return (
         f"UPDATE {q(WebhookDelivery._meta.db_table)} AS d "  # noqa: S608 (names from the models, values bound)
         "SET next_attempt_at = %s, last_attempt_at = %s, attempts = d.attempts + 1 "
-        f"FROM {q(WebhookEndpoint._meta.db_table)} e "
+        f"FROM {q(WebhookEndpoint._meta.db_table)} e, {q(Application._meta.db_table)} a "
         "WHERE d.id = %s AND d.status = %s AND d.next_attempt_at <= %s AND e.id = d.endpoint_id "
-        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}, "
+        "AND a.id = e.application_id "
+        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}, a.is_active, "
         "set_config('synchronous_commit', 'off', true)"
     )
 
@@ -88,7 +90,11 @@ def _claim_with_orm(delivery_id: int, now: datetime, lease_until: datetime) -> W
         claimed = WebhookDelivery.objects.filter(
             pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         ).update(next_attempt_at=lease_until, last_attempt_at=now, attempts=F("attempts") + 1)
-        return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
+        if not claimed:
+            return None
+        delivery = WebhookDelivery.objects.select_related("endpoint__application").get(pk=delivery_id)
+        delivery.application_active = delivery.endpoint.application.is_active
+        return delivery
 
 
 def _save(delivery: WebhookDelivery, names: list[str]) -> None:
@@ -110,6 +116,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
             return AttemptOutcome("skipped")
         return AttemptOutcome("busy", due_in=max(0.0, (pending.next_attempt_at - now).total_seconds()))
     endpoint = delivery.endpoint
+    if not delivery.application_active:  # a deactivated application gets nothing (S9)
+        _finish(delivery, status=DeliveryStatus.FAILED, error="application deactivated")
+        return AttemptOutcome("failed")
     if not endpoint.enabled and delivery.event_type != PING:
         _finish(delivery, status=DeliveryStatus.FAILED, error="endpoint disabled")
         return AttemptOutcome("failed")

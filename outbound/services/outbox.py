@@ -47,9 +47,9 @@ def subscriptions_get(*, application_id) -> Subscriptions:
         return found
     found = [
         (str(pk), events)
-        for pk, events in WebhookEndpoint.objects.filter(application_id=application_id, enabled=True).values_list(
-            "pk", "events"
-        )
+        for pk, events in WebhookEndpoint.objects.filter(
+            application_id=application_id, enabled=True, application__is_active=True
+        ).values_list("pk", "events")
     ]
     try:
         cache.set(key, found, settings.CONVENE_WEBHOOK_SUBSCRIPTION_CACHE_SECONDS)

@@ -139,3 +139,21 @@ def test_the_sweeper_rings_for_due_deliveries_only(subscribe, ping, receiver, se
         make_due()
         assert webhook_deliveries_sweep() == 1
     enqueue.assert_called_once_with(delivery_ids=[delivery.pk])
+
+
+def test_a_deactivated_application_gets_no_webhooks(app_client, subscribe, ping, receiver):
+    from django.core.cache import cache
+
+    endpoint = subscribe()
+    delivery = ping(endpoint)
+    application = app_client.application
+    application.is_active = False
+    application.save(update_fields=["is_active"])
+    assert deliver_pending() == ["failed"]
+    assert (
+        receiver.events() == [] and WebhookDelivery.objects.get(pk=delivery.pk).last_error == "application deactivated"
+    )
+    cache.clear()
+    from outbound.services.outbox import subscriptions_get
+
+    assert subscriptions_get(application_id=application.pk) == []
