@@ -32,7 +32,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     @admin.action(description="Enable selected endpoints again")
     def enable(self, request, queryset):
         for endpoint in queryset:
-            webhook_endpoint_update(endpoint=endpoint, enabled=True)
+            webhook_endpoint_update(endpoint=endpoint, enabled=True, request=request)
         self.message_user(request, f"{queryset.count()} endpoint(s) enabled.", messages.SUCCESS)
 
 
