@@ -19,10 +19,11 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from config.celery import publish_task
+from core.rows import insert_row
 from outbound.catalogue import room_object
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -114,21 +115,22 @@ def webhook_event_emit(
 
 
 def deliveries_create(*, endpoint_ids: Iterable[str], event_id: str, event_type: str, body: str) -> str:
+    """One row per endpoint, each one prepared INSERT (this runs inside the event flow's
+    transactions, where the ORM's statement building would cost more than the statement)."""
     now = timezone.now()
-    rows = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                endpoint_id=pk,
-                event_id=event_id,
-                event_type=event_type,
-                payload=body,
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=now,
-            )
-            for pk in endpoint_ids
-        ]
-    )
-    ids = [row.pk for row in rows]
+    ids = []
+    for pk in endpoint_ids:
+        row = WebhookDelivery(
+            endpoint_id=pk,
+            event_id=event_id,
+            event_type=event_type,
+            payload=body,
+            created_at=now,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+        )
+        insert_row(connections[router.db_for_write(WebhookDelivery)], row)
+        ids.append(row.pk)
     transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=ids))
     return event_id
 
