@@ -125,3 +125,10 @@ def test_the_schema_documents_every_event_payload_with_an_example(client):
             "room",
             "data",
         }
+
+
+def test_a_delivery_id_beyond_any_row_is_not_found(app_client, subscribe):
+    created = subscribe()
+    for delivery_id in ("0", "99999999999999999999999"):
+        response = app_client.post(f"/api/v1/webhook-endpoints/{created['id']}/deliveries/{delivery_id}/retry")
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
