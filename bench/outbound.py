@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,10 +31,23 @@ from pathlib import Path
 import aiohttp
 import psycopg
 from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
-from stack import REPO_ROOT, Stack, _venv_tool
+from stack import REPO_ROOT, Stack
 
 sys.path.insert(0, str(REPO_ROOT))
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
+
+
+def _event_flow_bench():
+    """bench/webhooks.py, whose worker helpers this shares; loaded by path because `webhooks` on
+    sys.path is the Django app of that name."""
+    spec = importlib.util.spec_from_file_location("bench_webhooks", Path(__file__).with_name("webhooks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_EVENT_FLOW = _event_flow_bench()
+start_worker, stop_worker = _EVENT_FLOW.start_worker, _EVENT_FLOW.stop_worker
 
 TARGETS = {"throughput": ">= 300 deliveries/s per worker process", "lag": "p99 < 1000 ms at 100 changes/s"}
 SEED = """
@@ -111,27 +123,6 @@ def parse_args(argv):
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results" / "outbound.json")
     return parser.parse_args(argv)
-
-
-def start_worker(stack: Stack, log_path: Path, pool: str, concurrency: int = 1) -> subprocess.Popen:
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [_venv_tool("celery"), "-A", "config", "worker", f"--concurrency={concurrency}", f"--pool={pool}",
-             "--loglevel=WARNING",
-             "--without-heartbeat", "--without-mingle", "--without-gossip"],
-            cwd=REPO_ROOT, env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def wait_drained(database_url: str, timeout: float, expected: int) -> None:
