@@ -131,6 +131,20 @@ CONVENE_EVENT_ASYNC_COMMIT = env.bool("CONVENE_EVENT_ASYNC_COMMIT", default=True
 CONVENE_RECONCILE_INTERVAL_SECONDS = env.int("CONVENE_RECONCILE_INTERVAL_SECONDS", default=300)
 CONVENE_NO_SHOW_GRACE_MINUTES = env.int("CONVENE_NO_SHOW_GRACE_MINUTES", default=15)
 
+# Webhooks out (outbound/). Private, loopback and link-local URLs (and plain http:// outside DEBUG)
+# are refused unless allowed: only for tests and a receiver on the same private network.
+CONVENE_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("CONVENE_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+CONVENE_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("CONVENE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+CONVENE_WEBHOOK_TIMEOUT_SECONDS = env.float("CONVENE_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Seconds after each failed attempt (each within +-20%): 8 attempts over about 27 hours.
+CONVENE_WEBHOOK_RETRY_SCHEDULE = [
+    float(s)
+    for s in env.list("CONVENE_WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+CONVENE_WEBHOOK_DISABLE_AFTER_SECONDS = env.int("CONVENE_WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+CONVENE_WEBHOOK_SECRET_GRACE_SECONDS = env.int("CONVENE_WEBHOOK_SECRET_GRACE_SECONDS", default=24 * 3600)
+CONVENE_WEBHOOK_SWEEP_INTERVAL_SECONDS = env.int("CONVENE_WEBHOOK_SWEEP_INTERVAL_SECONDS", default=10)
+
 # Recordings: an S3-compatible bucket, or a directory the recorder shares with Convene.
 RECORDING_STORAGE = env.str("RECORDING_STORAGE", default="file")
 RECORDING_FILE_DIR = env.str("RECORDING_FILE_DIR", default=str(VAR_DIR / "recordings"))
@@ -198,6 +212,7 @@ INSTALLED_APPS = [
     "tokens",
     "webhooks",
     "recordings",
+    "outbound",
 ]
 
 MIDDLEWARE = [
@@ -296,6 +311,11 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How long an application's webhook subscriptions are cached. A change drops them at once from a
+# shared cache (Redis); a per-process cache (no Redis) can only let them expire.
+CONVENE_WEBHOOK_SUBSCRIPTION_CACHE_SECONDS = env.int(
+    "CONVENE_WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", default=300 if REDIS_URL else 2
+)
 
 # Celery. With no broker configured, an embedded file-system broker under var/ lets `make run`
 # process background work with a local worker and no Redis.
@@ -357,6 +377,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tokens.sweep_participant_removals",
         "schedule": timedelta(seconds=CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS),
     },
+    "outbound-sweep-deliveries": {
+        "task": "outbound.sweep_deliveries",
+        "schedule": timedelta(seconds=CONVENE_WEBHOOK_SWEEP_INTERVAL_SECONDS),
+    },
+    "outbound-report-no-shows": {"task": "outbound.report_no_shows", "schedule": timedelta(minutes=1)},
     "webhooks-reconcile": {
         "task": "webhooks.reconcile_providers",
         "schedule": timedelta(seconds=CONVENE_RECONCILE_INTERVAL_SECONDS),
@@ -408,6 +433,25 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.schema.document_errors",
+        "outbound.schema.webhooks_as_extension",
+    ],
+    # The payloads of webhooks out (outbound/schema.py), as `x-webhooks` in this OpenAPI 3.0 document.
+    "WEBHOOKS": [
+        f"outbound.schema.{name}"
+        for name in (
+            "ROOM_OPENED",
+            "ROOM_LIVE",
+            "ROOM_CLOSED",
+            "PARTICIPANT_JOINED",
+            "PARTICIPANT_LEFT",
+            "ATTENDANCE_NO_SHOW",
+            "CONSENT_GRANTED",
+            "CONSENT_WITHDRAWN",
+            "RECORDING_STARTED",
+            "RECORDING_READY",
+            "RECORDING_FAILED",
+            "RECORDING_DELETED",
+        )
     ],
     "ENUM_NAME_OVERRIDES": {
         "RoomStatusEnum": "rooms.models.RoomStatus",

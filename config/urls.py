@@ -5,6 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz, readyz
+from outbound.views import (
+    DeliveryListApi,
+    DeliveryRetryApi,
+    EndpointCollectionApi,
+    EndpointDetailApi,
+    EndpointRotateSecretApi,
+    EndpointTestApi,
+)
 from recordings.views import (
     AuditEventListApi,
     ConsentNoticesApi,
@@ -56,6 +64,20 @@ api_v1 = [
     path("recordings/<uuid:recording_id>/playback", RecordingPlaybackApi.as_view(), name="recording-playback"),
     path("recordings/<uuid:recording_id>/download", RecordingDownloadApi.as_view(), name="recording-download"),
     path("audit-events", AuditEventListApi.as_view(), name="audit-events"),
+    path("webhook-endpoints", EndpointCollectionApi.as_view(), name="webhook-endpoints"),
+    path("webhook-endpoints/<uuid:endpoint_id>", EndpointDetailApi.as_view(), name="webhook-endpoint-detail"),
+    path(
+        "webhook-endpoints/<uuid:endpoint_id>/rotate-secret",
+        EndpointRotateSecretApi.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path("webhook-endpoints/<uuid:endpoint_id>/test", EndpointTestApi.as_view(), name="webhook-endpoint-test"),
+    path("webhook-endpoints/<uuid:endpoint_id>/deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
+    path(
+        "webhook-endpoints/<uuid:endpoint_id>/deliveries/<int:delivery_id>/retry",
+        DeliveryRetryApi.as_view(),
+        name="webhook-delivery-retry",
+    ),
 ]
 
 urlpatterns = [

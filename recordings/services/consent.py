@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
 from core.services import audit_record, request_ip
+from outbound import emit
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
 from recordings.selectors import consent_notice_current
 from rooms.models import CallSession, Room
@@ -105,6 +106,7 @@ def consent_record(
             actor=("link", str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
             details={"identity": identity, "notice_version": notice.version, "method": method},
         )
+        emit.consent_recorded(room, event)
         _react(room, event)
     return event
 

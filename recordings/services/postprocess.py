@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from outbound import emit
 from recordings import composite, storage
 from recordings.models import Recording, RecordingStatus
 from recordings.services.recording import recording_retention_fill, recording_transition
@@ -101,6 +102,7 @@ def _make_and_store(recording: Recording) -> tuple[str, composite.Probe]:
 def _finish(recording: Recording, *, stored: tuple[str, composite.Probe] | None = None, failed: str = "") -> None:
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
+        before = locked.status
         if recording_transition(locked, RecordingStatus.FAILED if failed else RecordingStatus.COMPLETE):
             if stored:
                 locked.location, probed = stored
@@ -110,6 +112,7 @@ def _finish(recording: Recording, *, stored: tuple[str, composite.Probe] | None 
             recording_retention_fill(locked)
         locked.processing_started_at = None
         locked.save()
+        emit.recording_status_changed(locked, before=before)  # recording.ready / recording.failed
     logger.info("recording post-processed recording=%s status=%s", locked.pk, locked.status)
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 import providers
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.services import audit_record
+from outbound import emit
 from providers.base import (
     NeutralEvent,
     ProviderError,
@@ -134,9 +135,11 @@ def _provider_start(recording: Recording) -> None:
     except ProviderError as exc:
         with transaction.atomic():
             locked = Recording.objects.select_for_update().get(pk=recording.pk)
+            before = locked.status
             if recording_transition(locked, RecordingStatus.FAILED):
                 locked.error = f"start refused: {exc}"
                 locked.save(update_fields=["status", "error", "updated_at"])
+                emit.recording_status_changed(locked, before=before)
         recording.refresh_from_db()
         raise ServiceUnavailable(
             "The media server did not start the recording.",
@@ -322,7 +325,9 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
 
     A per-track recording (the provider names the folder of its raw files) that the provider has
     finished writing is not complete yet: it stays ending until its composite is made and stored.
+    A new status is reported (webhooks out) with the row as it will be saved.
     """
+    before = recording.status
     changed = False
     if info.source_dir and not recording.source_dir:
         recording.source_dir, recording.source_prefix, changed = info.source_dir, info.source_prefix, True
@@ -350,6 +355,7 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
     changed = recording_retention_fill(recording) or changed
     if recording.call_session_id is None:
         recording.call_session = CallSession.objects.filter(room=recording.room, ended_at__isnull=True).first()
+    emit.recording_status_changed(recording, before=before)
     return changed
 
 
@@ -405,14 +411,17 @@ def _refresh_from_provider(recording: Recording) -> tuple[Recording, bool] | Non
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
         if locked.is_per_track and locked.status == RecordingStatus.ENDING:
             return locked, False  # the provider is done with it; post-processing has it
+        before = locked.status
         if not reported and locked.is_per_track and recording_transition(locked, RecordingStatus.ENDING):
             # Its raw files are closed (the room or the server is gone): make the composite of them.
             _postprocess_after_commit(locked)
             locked.save()
+            emit.recording_status_changed(locked, before=before)
             return locked, True
         if not reported and recording_transition(locked, RecordingStatus.FAILED):
             locked.error = locked.error or "the media server has no record of this recording"
             locked.save()
+            emit.recording_status_changed(locked, before=before)
             return locked, True
         if reported and _apply_state(locked, reported[0]):
             locked.save()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.errors import Conflict
 from core.models import AuditOutcome
 from core.services import audit_record_or_refuse
+from outbound import emit
 from recordings import storage
 from recordings.models import FINAL_RECORDING_STATUSES, Recording
 from recordings.services.postprocess import recording_sources_delete
@@ -36,6 +37,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
             recording_sources_delete(recording=locked)
             locked.deleted_at, locked.deletion_reason = timezone.now(), reason
             locked.save(update_fields=["deleted_at", "deletion_reason", "updated_at"])
+            emit.recording_deleted(locked)
     if refusal is not None:  # audited outside the transaction so the refusal's row is kept
         audit_record_or_refuse(
             action="recording.delete",

@@ -18,6 +18,7 @@ import providers
 from core.errors import Conflict, ConveneError
 from core.models import Application
 from core.services import audit_record
+from outbound import emit
 from providers.base import ProviderError
 from providers.registry import configured_providers
 from rooms.models import RecordingPolicy, Room, RoomStatus
@@ -117,6 +118,7 @@ def room_create(
             audit_record(
                 action="room.create", object_type="room", object_id=room.pk, application=application, request=request
             )
+            emit.room_opened(room)
     except IntegrityError:
         existing = Room.objects.filter(application=application, external_id=external_id).first()
         if external_id and existing is not None:
@@ -138,9 +140,12 @@ def room_update(*, room: Room, request=None, **changes: Any) -> Room:
             if name in ROOM_FIELDS:
                 setattr(room, name, value)
         _check_window(room.opens_at, room.closes_at)
+        was = room.status
         if room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN):
             room.status = _initial_status(opens_at=room.opens_at, now=timezone.now())
         room.save()
+        if was == RoomStatus.SCHEDULED:
+            emit.room_opened(room)
         audit_record(
             action="room.update",
             object_type="room",
@@ -175,6 +180,7 @@ def room_close(*, room: Room, reason: str, request=None) -> Room:
                 actor=None if request is not None else ("system", "scheduler"),
                 details={"reason": reason},
             )
+            emit.room_closed(room, reason=reason, at=now)
     room.refresh_from_db()
     if room.provider_closed_at is None:
         room_close_at_provider(room=room)
@@ -209,8 +215,10 @@ def room_reclose_at_provider(*, room: Room) -> None:
 def room_mark_open(*, room: Room) -> None:
     """A scheduled room whose window is reached becomes open (a join proves it)."""
     if room.status == RoomStatus.SCHEDULED:
-        Room.objects.filter(pk=room.pk, status=RoomStatus.SCHEDULED).update(status=RoomStatus.OPEN)
+        opened = Room.objects.filter(pk=room.pk, status=RoomStatus.SCHEDULED).update(status=RoomStatus.OPEN)
         room.status = RoomStatus.OPEN
+        if opened:
+            emit.room_opened(room)
 
 
 def rooms_sweep_windows(*, now: datetime | None = None, retry_for: timedelta = timedelta(days=1)) -> dict[str, int]:
@@ -219,9 +227,15 @@ def rooms_sweep_windows(*, now: datetime | None = None, retry_for: timedelta = t
     now = now or timezone.now()
     early = timedelta(minutes=settings.CONVENE_JOIN_EARLY_MINUTES)
     grace = timedelta(minutes=settings.CONVENE_ROOM_CLOSE_GRACE_MINUTES)
-    opened = Room.objects.filter(status=RoomStatus.SCHEDULED, opens_at__lte=now + early).update(
-        status=RoomStatus.OPEN, updated_at=now
-    )
+    with transaction.atomic():  # each room opened is reported (room.opened) in the same transaction
+        due = Room.objects.select_for_update(skip_locked=True).filter(
+            status=RoomStatus.SCHEDULED, opens_at__lte=now + early
+        )
+        opening = list(due)
+        opened = Room.objects.filter(pk__in=[r.pk for r in opening]).update(status=RoomStatus.OPEN, updated_at=now)
+        for room in opening:
+            room.status = RoomStatus.OPEN
+            emit.room_opened(room)
     closed = 0
     for room in Room.objects.filter(closes_at__lt=now - grace).exclude(status=RoomStatus.CLOSED).iterator():
         room_close(room=room, reason="window_ended")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 
 from core.rows import table
+from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
 from tokens.models import Invitation
@@ -89,6 +90,7 @@ def room_refresh_live_status(*, room: Room, session: CallSession | None = None) 
     if status != room.status:
         Room.objects.filter(pk=room.pk).exclude(status=RoomStatus.CLOSED).update(status=status)
         room.status = status
+        emit.room_live(room)
 
 
 def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: datetime) -> CallSession:
@@ -237,6 +239,7 @@ def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession
     # A join usually introduces the connection: INSERT first, read and merge only on conflict.
     participant = _participant(room, session, event.participant, event.occurred_at, joined, likely_new=True)
     room_refresh_live_status(room=room, session=session)
+    emit.participant_joined(room, participant)
     _remove_if_barred(room, participant)
     return participant
 
@@ -272,8 +275,9 @@ def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) 
         if aborted:
             participant.connection_aborted = True
 
-    _participant(room, session, event.participant, event.occurred_at, left)
+    participant = _participant(room, session, event.participant, event.occurred_at, left)
     room_refresh_live_status(room=room, session=session)
+    emit.participant_left(room, participant)
 
 
 def participant_connection_aborted(*, room: Room, event: NeutralEvent) -> None:

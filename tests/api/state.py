@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from core.models import Application, ApplicationAPIKey, AuditEvent
+from outbound.models import WebhookEndpoint
 from rooms.models import Room
 from tokens.models import Invitation
 
-SNAPSHOT_MODELS = (Application, ApplicationAPIKey, Room, Invitation, AuditEvent)
+SNAPSHOT_MODELS = (Application, ApplicationAPIKey, Room, Invitation, AuditEvent, WebhookEndpoint)
 
 
 def database_state() -> dict[str, list[dict[str, Any]]]:

@@ -32,6 +32,7 @@ BODY_ENDPOINTS = {
     "create an invitation": ("post", "/api/v1/rooms/{room}/invitations"),
     "issue a token": ("post", "/api/v1/rooms/{room}/tokens"),
     "publish a consent notice": ("post", "/api/v1/consent-notices"),
+    "create a webhook endpoint": ("post", "/api/v1/webhook-endpoints"),
 }
 VALID_BODIES = {
     "create a room": {"external_id": "visit-9", "title": "Visit"},
@@ -39,6 +40,7 @@ VALID_BODIES = {
     "create an invitation": {"display_name": "Pat", "role": "guest"},
     "issue a token": {"identity": "dr-1", "display_name": "Dr Who", "role": "host"},
     "publish a consent notice": {"text": "We record this call."},
+    "create a webhook endpoint": {"url": "https://hooks.example.com/convene", "events": ["room.closed"]},
 }
 ROOM_PATHS = [
     "/api/v1/rooms/{id}",
@@ -46,7 +48,17 @@ ROOM_PATHS = [
     "/api/v1/rooms/{id}/invitations",
     "/api/v1/rooms/{id}/tokens",
     "/api/v1/invitations/{id}",
+    "/api/v1/webhook-endpoints/{id}",
+    "/api/v1/webhook-endpoints/{id}/deliveries",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _webhook_hosts_resolve_to_a_public_address(monkeypatch):
+    """The SSRF guard resolves a webhook URL's host: here without asking any name server."""
+    from outbound import urlguard
+
+    monkeypatch.setattr(urlguard, "resolve", lambda host, port: ["93.184.215.14"])
 
 
 @pytest.fixture
@@ -315,6 +327,23 @@ INVALID_FIELDS = {
     "a consent notice whose text holds a NUL character": ("publish a consent notice", {"text": "a\u0000b"}, "text"),
     "a consent notice whose text holds a lone surrogate": ("publish a consent notice", {"text": "\ud800"}, "text"),
     "a consent notice whose text is over 20000 characters": ("publish a consent notice", {"text": "x" * 20001}, "text"),
+    "a webhook endpoint whose url is not a URL": ("create a webhook endpoint", {"url": "hooks"}, "url"),
+    "a webhook endpoint whose url is a number": ("create a webhook endpoint", {"url": 5}, "url"),
+    "a webhook endpoint whose events is a string": (
+        "create a webhook endpoint",
+        {"url": "https://hooks.example.com/x", "events": "room.closed"},
+        "events",
+    ),
+    "a webhook endpoint with an unknown event type": (
+        "create a webhook endpoint",
+        {"url": "https://hooks.example.com/x", "events": ["room.exploded"]},
+        "events",
+    ),
+    "a webhook endpoint whose url is over 2000 characters": (
+        "create a webhook endpoint",
+        {"url": "https://hooks.example.com/" + "x" * 2000},
+        "url",
+    ),
     "a token whose display_name is over 200 characters": (
         "issue a token",
         {"identity": "dr-1", "display_name": "x" * 201, "role": "host"},

@@ -27,6 +27,8 @@ from schemathesis.failure_codes import get_failure_class
 
 from core.models import AuditEvent
 from core.services import application_create
+from outbound import urlguard
+from outbound.services.endpoints import webhook_endpoint_create
 from rooms.models import RoomStatus
 from tests.e2e import schemathesis_checks
 from tests.factories import InvitationFactory, RoomFactory
@@ -60,6 +62,7 @@ class Seeded:
     secrets: list[str]
     other_object_ids: list[str]
     room_pk: str
+    endpoint_ids: list[str]
 
 
 @pytest.fixture
@@ -73,8 +76,11 @@ def api_server(transactional_db) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def seeded(transactional_db) -> Seeded:
-    """Two applications, each with an open room holding a join link; A also has a closed room."""
+def seeded(transactional_db, monkeypatch) -> Seeded:
+    """Two applications, each with an open room holding a join link and a webhook endpoint; A also
+    has a closed room. Webhook hosts resolve to a public address without asking any name server,
+    and no worker runs: nothing is posted to a generated URL."""
+    monkeypatch.setattr(urlguard, "resolve", lambda host, port: ["93.184.215.14"])
     application, key = application_create(name="schemathesis-a")
     other_application, other_key = application_create(name="schemathesis-b")
     room = RoomFactory(application=application, external_id="seed-a")
@@ -84,14 +90,17 @@ def seeded(transactional_db) -> Seeded:
     invitation = InvitationFactory(room=room, identity="patient-a")
     other_room = RoomFactory(application=other_application, external_id="seed-b")
     other_invitation = InvitationFactory(room=other_room, identity="patient-b")
+    endpoint = webhook_endpoint_create(application=application, url="https://hooks.example.com/a")
+    other_endpoint = webhook_endpoint_create(application=other_application, url="https://hooks.example.com/b")
     return Seeded(
         key=key,
         other_key=other_key,
         room_ids=[str(room.pk), str(closed.pk), str(other_room.pk)],
         invitation_ids=[str(invitation.pk), str(other_invitation.pk)],
         secrets=[invitation.secret],
-        other_object_ids=[str(other_room.pk), str(other_invitation.pk)],
+        other_object_ids=[str(other_room.pk), str(other_invitation.pk), str(other_endpoint.pk)],
         room_pk=str(room.pk),
+        endpoint_ids=[str(endpoint.pk), str(other_endpoint.pk)],
     )
 
 
@@ -138,10 +147,14 @@ values = {_toml_list(seeded.invitation_ids)}
 [dictionaries.secrets]
 values = {_toml_list(seeded.secrets)}
 
+[dictionaries.endpoints]
+values = {_toml_list(seeded.endpoint_ids)}
+
 [parameters]
 "path.room_id" = {{ dictionary = "rooms", probability = 0.5 }}
 "path.invitation_id" = {{ dictionary = "invitations", probability = 0.5 }}
 "path.secret" = {{ dictionary = "secrets", probability = 0.5 }}
+"path.endpoint_id" = {{ dictionary = "endpoints", probability = 0.5 }}
 
 [checks]
 enabled = false

@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from outbound.models import WebhookDelivery
 from providers.base import ProviderRecording, RecordingState
 from providers.janus import JanusProvider
 from recordings.models import Recording, RecordingStatus
@@ -224,3 +225,22 @@ def test_the_broker_hands_a_post_processing_task_to_another_worker_only_after_it
     assert postprocess_recording.time_limit > settings.RECORDING_PROCESS_TIMEOUT_SECONDS
     assert settings.CELERY_VISIBILITY_TIMEOUT > postprocess_recording.time_limit + longest_countdown
     assert processing_lease().total_seconds() > postprocess_recording.time_limit
+
+
+def test_a_post_processed_janus_recording_is_reported_ready_to_the_applications_endpoints(
+    file_storage, raw_files, app_client, settings
+):
+    settings.CONVENE_WEBHOOK_ALLOW_PRIVATE_URLS = True
+    endpoint = app_client.post(
+        "/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook", "events": ["recording.ready"]}, format="json"
+    )
+    assert endpoint.status_code == 201, endpoint.content
+    recording = ending_recording(RoomFactory(application=app_client.application), raw_files, storage="file")
+
+    assert recording_postprocess(recording_id=recording.pk) == "complete"
+
+    recording.refresh_from_db()
+    (delivery,) = WebhookDelivery.objects.filter(event_type="recording.ready")
+    payload = json.loads(delivery.payload)
+    assert payload["type"] == "recording.ready" and payload["data"]["id"] == str(recording.pk)
+    assert payload["data"]["status"] == "complete" and payload["data"]["duration_seconds"] == recording.duration_seconds

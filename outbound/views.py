@@ -1,0 +1,144 @@
+"""Thin DRF views of webhooks out: validate, call one service or selector, serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.auth import caller_application
+from core.pagination import Pagination
+from core.schema import paginated
+from outbound.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
+from outbound.serializers import (
+    DeliveryFilterSerializer,
+    DeliveryOutputSerializer,
+    EndpointCreatedSerializer,
+    EndpointInputSerializer,
+    EndpointOutputSerializer,
+    EndpointUpdateSerializer,
+    SecretRotatedSerializer,
+)
+from outbound.services.delivery import webhook_delivery_retry
+from outbound.services.endpoints import (
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_ping,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_update,
+)
+
+TAG = ["webhook-endpoints"]
+
+
+def _endpoint(request, endpoint_id):
+    return webhook_endpoint_get(application=caller_application(request), endpoint_id=endpoint_id)
+
+
+class EndpointCollectionApi(APIView):
+    @extend_schema(operation_id="webhook_endpoints_list", tags=TAG, responses=paginated(EndpointOutputSerializer))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            webhook_endpoint_list(application=caller_application(request)), request, view=self
+        )
+        return paginator.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_create",
+        tags=TAG,
+        request=EndpointInputSerializer,
+        responses={201: EndpointCreatedSerializer},
+        description="Register a URL for signed events. The signing secret is in this response only. "
+        "A URL on a private, loopback or link-local address, or plain http://, is refused (400 url_not_allowed).",
+    )
+    def post(self, request):
+        serializer = EndpointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_create(
+            application=caller_application(request), request=request, **serializer.validated_data
+        )
+        return Response(EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailApi(APIView):
+    @extend_schema(operation_id="webhook_endpoints_retrieve", tags=TAG, responses=EndpointOutputSerializer)
+    def get(self, request, endpoint_id):
+        return Response(EndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
+
+    @extend_schema(
+        operation_id="webhook_endpoints_update",
+        tags=TAG,
+        request=EndpointUpdateSerializer,
+        responses=EndpointOutputSerializer,
+        description="Change the URL, events, description, or enable it again (clears disabled_reason).",
+    )
+    def patch(self, request, endpoint_id):
+        endpoint = _endpoint(request, endpoint_id)
+        serializer = EndpointUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        endpoint = webhook_endpoint_update(endpoint=endpoint, request=request, **serializer.validated_data)
+        return Response(EndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(operation_id="webhook_endpoints_delete", tags=TAG, responses={204: None})
+    def delete(self, request, endpoint_id):
+        webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id), request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointRotateSecretApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_rotate_secret",
+        tags=TAG,
+        request=None,
+        responses=SecretRotatedSerializer,
+        description="Issue a new signing secret; the previous one keeps signing alongside it for the grace period.",
+    )
+    def post(self, request, endpoint_id):
+        endpoint = webhook_endpoint_rotate_secret(endpoint=_endpoint(request, endpoint_id), request=request)
+        return Response(SecretRotatedSerializer(endpoint).data)
+
+
+class EndpointTestApi(APIView):
+    @extend_schema(
+        operation_id="webhook_endpoints_test",
+        tags=TAG,
+        request=None,
+        responses={202: DeliveryOutputSerializer},
+        description="Queue a `ping` event to this endpoint; follow it in its deliveries.",
+    )
+    def post(self, request, endpoint_id):
+        delivery = webhook_endpoint_ping(endpoint=_endpoint(request, endpoint_id), request=request)
+        return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryListApi(APIView):
+    @extend_schema(
+        operation_id="webhook_deliveries_list",
+        tags=TAG,
+        parameters=[DeliveryFilterSerializer],
+        responses=paginated(DeliveryOutputSerializer),
+    )
+    def get(self, request, endpoint_id):
+        endpoint = _endpoint(request, endpoint_id)
+        filters = DeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        deliveries = webhook_delivery_list(endpoint=endpoint, status=filters.validated_data.get("status"))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
+
+
+class DeliveryRetryApi(APIView):
+    @extend_schema(
+        operation_id="webhook_deliveries_retry",
+        tags=TAG,
+        request=None,
+        responses={202: DeliveryOutputSerializer},
+        description="Send a delivered or failed delivery again now, with the same webhook-id (409 when pending).",
+    )
+    def post(self, request, endpoint_id, delivery_id):
+        delivery = webhook_delivery_get(endpoint=_endpoint(request, endpoint_id), delivery_id=delivery_id)
+        delivery = webhook_delivery_retry(delivery=delivery)
+        return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
