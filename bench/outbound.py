@@ -60,7 +60,7 @@ application = Application.objects.get(name="bench")
 endpoint = webhook_endpoint_create(application=application, url={url!r}, events=["participant.joined", "ping"])
 rows = []
 for n in range({count}):
-    event_id = new_event_id()
+    event_id = new_event_id("ping")
     body = event_body(event_id=event_id, event_type="ping", occurred_at=endpoint.created_at, room=None, data={{"n": n}})
     rows.append(WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type="ping", payload=body,
                                 next_attempt_at=endpoint.created_at))

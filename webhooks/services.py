@@ -23,6 +23,7 @@ from django.utils import timezone
 import providers
 from config.celery import publish_task
 from core.rows import ModelRows, prepared_cursor, table
+from outbound.services.outbox import event_ids_derived_from
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
@@ -123,14 +124,18 @@ def inbound_event_process(*, event_id: int) -> str:
                 pending = InboundEvent.objects.filter(pk=event_id, status=InboundEventStatus.PENDING).exists()
                 return Outcome.BUSY if pending else Outcome.SKIPPED
             queued_before = len(connection.run_on_commit)
-            outcome, note = _apply(row, room)
+            with event_ids_derived_from(f"{row.provider}:{row.provider_event_id}"):
+                outcome, note = _apply(row, room)
             # The row is locked by this transaction, so attempts + 1 cannot race.
             row.status, row.attempts, row.processed_at, row.last_error = outcome, row.attempts + 1, timezone.now(), note
             # Redone if lost: a server crash right after an asynchronous commit leaves the row
             # pending for the sweeper, and the stored webhook was committed synchronously. Not
             # when something outside the database follows the commit: a task queued on commit
-            # (the consent gate's provider stop, which comes with its audit row, is one).
-            relax = settings.CONVENE_EVENT_ASYNC_COMMIT and len(connection.run_on_commit) == queued_before
+            # (the consent gate's provider stop, which comes with its audit row, is one). A webhook-out
+            # doorbell may: the events it rings for get the same ids when this event is redone.
+            relax = settings.CONVENE_EVENT_ASYNC_COMMIT and all(
+                getattr(queued[1], "async_commit_safe", False) for queued in connection.run_on_commit[queued_before:]
+            )
             events.update(row, ["status", "attempts", "processed_at", "last_error"], commit_async=relax)
             return outcome
     except Exception as exc:

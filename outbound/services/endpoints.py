@@ -92,7 +92,7 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, request=None) -
 
 def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, request=None) -> WebhookDelivery:
     """Queue a `ping` to this endpoint alone (enabled or not: it is how a fixed receiver is tried)."""
-    event_id = new_event_id()
+    event_id = new_event_id(PING)
     body = event_body(
         event_id=event_id,
         event_type=PING,

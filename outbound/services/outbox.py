@@ -9,10 +9,15 @@ subscriptions are cached (shared cache) and dropped whenever its endpoints chang
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +78,30 @@ def subscriptions_forget(*, application_id) -> None:
     transaction.on_commit(forget)
 
 
-def new_event_id() -> str:
-    return "msg_" + secrets.token_urlsafe(18)
+# Inside the processing of one inbound event, event ids are derived from that event (its key, the
+# event type and how many of that type it emitted before), so that processing it again after a
+# lost asynchronous commit emits the same ids and receivers deduplicate what they were sent.
+_derived_from: ContextVar[list | None] = ContextVar("outbox_ids_derived_from", default=None)
+
+
+@contextmanager
+def event_ids_derived_from(key: str):
+    """Ids of the events emitted inside are a function of `key` and their type, not random."""
+    token = _derived_from.set([key, Counter()])
+    try:
+        yield
+    finally:
+        _derived_from.reset(token)
+
+
+def new_event_id(event_type: str) -> str:
+    derived = _derived_from.get()
+    if derived is None:
+        return "msg_" + secrets.token_urlsafe(18)
+    key, emitted = derived
+    emitted[event_type] += 1
+    digest = hashlib.sha256(f"{key}#{event_type}#{emitted[event_type]}".encode()).digest()
+    return "msg_" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
 def event_body(*, event_id: str, event_type: str, occurred_at: datetime, room, data: dict[str, Any]) -> str:
@@ -103,7 +130,7 @@ def webhook_event_emit(
     ]
     if not wanted:
         return None
-    event_id = new_event_id()
+    event_id = new_event_id(event_type)
     body = event_body(
         event_id=event_id,
         event_type=event_type,
@@ -131,7 +158,14 @@ def deliveries_create(*, endpoint_ids: Iterable[str], event_id: str, event_type:
         )
         insert_row(connections[router.db_for_write(WebhookDelivery)], row)
         ids.append(row.pk)
-    transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=ids))
+
+    def ring() -> None:
+        deliveries_enqueue(delivery_ids=ids)
+
+    # A lost asynchronous commit of the change re-emits the same id (see event_ids_derived_from), so
+    # the event flow may commit without waiting for the disk even though this doorbell follows it.
+    ring.async_commit_safe = _derived_from.get() is not None
+    transaction.on_commit(ring)
     return event_id
 
 

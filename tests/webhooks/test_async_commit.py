@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from providers.base import EventKind
-from rooms.models import ParticipantSession
+from rooms.models import CallSession, ParticipantSession, Room, RoomStatus
 from tests.webhooks.conftest import WebhookPoster, event_body, participant_info, room_info
 from webhooks import handlers
 from webhooks.models import InboundEvent
@@ -70,3 +70,30 @@ def test_a_transaction_with_work_queued_for_after_its_commit_waits_for_the_flush
         statements = _process(joins())
     assert not any(RELAX in sql for sql in statements), statements
     assert len(ran) == 1
+
+
+def test_an_event_that_rings_for_webhooks_out_still_commits_asynchronously_and_redoing_it_reuses_the_ids(
+    joins, app_client, settings
+):
+    """A lost asynchronous commit is redone by the sweeper; the webhooks out it emitted then get the
+    same ids, so a receiver that was already sent them (the doorbell rang) deduplicates."""
+    from outbound.models import WebhookDelivery
+
+    settings.CONVENE_WEBHOOK_ALLOW_PRIVATE_URLS = True
+    created = app_client.post("/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, format="json")
+    assert created.status_code == 201, created.content
+    event_id = joins()
+    with mock.patch("outbound.services.outbox.deliveries_enqueue", autospec=True) as ring:
+        statements = _process(event_id)
+    assert sum(RELAX in sql for sql in statements) == 1, statements
+    first = sorted(WebhookDelivery.objects.values_list("event_type", "event_id"))
+    assert {event_type for event_type, _ in first} >= {"participant.joined"} and ring.call_count == len(first)
+
+    # What a database crash right after the asynchronous commit leaves: the event pending, no effect.
+    WebhookDelivery.objects.all().delete()
+    CallSession.objects.all().delete()
+    Room.objects.update(status=RoomStatus.OPEN)
+    InboundEvent.objects.filter(pk=event_id).update(status="pending")
+    with mock.patch("outbound.services.outbox.deliveries_enqueue", autospec=True):
+        _process(event_id)
+    assert sorted(WebhookDelivery.objects.values_list("event_type", "event_id")) == first
