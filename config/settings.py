@@ -174,6 +174,9 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: it answers preflights for the join endpoints
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Sets the join page's Content-Security-Policy (tokens/pages.py); no global policy (None): the
+    # admin and the API docs keep their own inline scripts.
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -342,6 +345,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+CONTENT_SECURITY_POLICY = None
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

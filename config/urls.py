@@ -26,6 +26,7 @@ from rooms.views import (
     SessionDetailApi,
     SessionListApi,
 )
+from tokens.pages import join_page
 from tokens.views import InvitationDetailApi, JoinApi, ParticipantRemoveApi, RoomInvitationsApi, RoomTokenApi
 from webhooks.views import webhook_receive
 
@@ -65,6 +66,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("webhooks/<str:provider_name>", webhook_receive, name="webhook-receive"),
     path("admin/", admin.site.urls),
+    path("join/<str:secret>", join_page, name="join-page"),
     path("api/v1/", include(api_v1)),
 ]
 

@@ -2,6 +2,7 @@
 
 from tokens.services.links import (
     IssuedCredentials,
+    invitation_assert_usable,
     invitation_create,
     invitation_redeem,
     invitation_revoke,
@@ -19,6 +20,7 @@ from tokens.services.removals import (
 
 __all__ = [
     "IssuedCredentials",
+    "invitation_assert_usable",
     "invitation_create",
     "invitation_redeem",
     "invitation_revoke",

@@ -153,6 +153,16 @@ def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
     return Gone("This link has been used the maximum number of times.", code="link_exhausted")
 
 
+def invitation_assert_usable(*, invitation: Invitation, now: datetime) -> None:
+    """Raise what a redemption of this link would be refused with right now (the join page shows
+    it before anyone presses Join); a link with no use left counts as refused here."""
+    exhausted = invitation.max_uses is not None and invitation.uses >= invitation.max_uses
+    expired = invitation.expires_at is not None and now >= invitation.expires_at
+    if exhausted or expired or invitation.revoked_at is not None:
+        raise _refusal_for(invitation, now)
+    room_assert_joinable(room=invitation.room, now=now)
+
+
 def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     """Exchange a link secret for join credentials, if the link and its room allow it now."""
     invitation = invitation_by_secret(secret=secret)
