@@ -26,8 +26,18 @@ from rooms.views import (
     SessionDetailApi,
     SessionListApi,
 )
+from tokens.events import join_events
 from tokens.pages import join_page
-from tokens.views import InvitationDetailApi, JoinApi, ParticipantRemoveApi, RoomInvitationsApi, RoomTokenApi
+from tokens.views import (
+    InvitationDetailApi,
+    JoinApi,
+    JoinLobbyDecisionApi,
+    ParticipantRemoveApi,
+    RoomInvitationsApi,
+    RoomLobbyApi,
+    RoomLobbyDecisionApi,
+    RoomTokenApi,
+)
 from webhooks.views import webhook_receive
 
 api_v1 = [
@@ -47,6 +57,24 @@ api_v1 = [
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
     path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
+    path("join/<str:secret>/events", join_events, name="join-events"),
+    *(
+        path(
+            f"join/<str:secret>/lobby/<uuid:entry_id>/{action}",
+            JoinLobbyDecisionApi.as_view(decision=decision),
+            name=f"join-lobby-{action}",
+        )
+        for action, decision in (("admit", "admitted"), ("deny", "denied"))
+    ),
+    path("rooms/<uuid:room_id>/lobby", RoomLobbyApi.as_view(), name="room-lobby"),
+    *(
+        path(
+            f"rooms/<uuid:room_id>/lobby/<uuid:entry_id>/{action}",
+            RoomLobbyDecisionApi.as_view(decision=decision),
+            name=f"room-lobby-{action}",
+        )
+        for action, decision in (("admit", "admitted"), ("deny", "denied"))
+    ),
     path("consent-notices", ConsentNoticesApi.as_view(), name="consent-notices"),
     path("rooms/<uuid:room_id>/consents", RoomConsentsApi.as_view(), name="room-consents"),
     path("rooms/<uuid:room_id>/recordings", RoomRecordingsApi.as_view(), name="room-recordings"),

@@ -50,6 +50,8 @@ class Room(BaseModel):
     closes_at = models.DateTimeField(null=True, blank=True, db_index=True)
     max_participants = models.PositiveIntegerField(default=0)
     recording_policy = models.CharField(max_length=12, choices=RecordingPolicy.choices, default=RecordingPolicy.OFF)
+    # Guests wait in the lobby until a host (a lobby role's link, or the application) admits them.
+    waiting_room = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, blank=True)

@@ -16,6 +16,9 @@ class RoomInputSerializer(StrictInputSerializer):
     closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
+    waiting_room = serializers.BooleanField(
+        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
+    )
     metadata = JSONObjectField(required=False)
     participants = InvitationInputSerializer(many=True, required=False, max_length=50)
 
@@ -32,6 +35,9 @@ class RoomUpdateSerializer(StrictInputSerializer):
     closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
+    waiting_room = serializers.BooleanField(
+        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
+    )
     metadata = JSONObjectField(required=False)
 
 
@@ -53,6 +59,7 @@ class RoomOutputSerializer(serializers.Serializer):
     closes_at = serializers.DateTimeField(allow_null=True)
     max_participants = serializers.IntegerField()
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices)
+    waiting_room = serializers.BooleanField()
     metadata = serializers.JSONField()
     closed_at = serializers.DateTimeField(allow_null=True)
     close_reason = serializers.CharField()

@@ -16,6 +16,7 @@ STATE_SCREENS = {
     "too_late": (_("This link has expired"), _("The time for this call has passed. Ask for a new link.")),
     "room_closed": (_("This call has ended"), _("The room is closed. Nothing more to do here.")),
     "too_early": (_("It is not time yet"), _("This page moves on by itself when the call opens.")),
+    "lobby_denied": (_("The host did not let you in"), _("You cannot join this call. Contact whoever invited you.")),
     "throttled": (_("Too many attempts"), _("Please wait a minute, then reload this page.")),
 }
 

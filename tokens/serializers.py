@@ -121,3 +121,25 @@ def created_invitation_data(invitation, url: str) -> dict:
 
 class JoinCredentialsSerializer(CredentialsSerializer):
     consent = ConsentRequirementSerializer()
+
+
+class LobbyEntrySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    room_id = serializers.UUIDField()
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["waiting", "admitted", "denied", "expired"])
+    created_at = serializers.DateTimeField(help_text="When the guest started waiting.")
+    last_seen_at = serializers.DateTimeField(help_text="When the guest's page last listened for the decision.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(help_text='"application:<id>", "link:<invitation id>" or "expiry".')
+
+
+class RoomLobbySerializer(serializers.Serializer):
+    room_id = serializers.UUIDField()
+    results = LobbyEntrySerializer(many=True, help_text="Guests waiting now, first come first.")
+
+
+class JoinWaitingSerializer(serializers.Serializer):
+    waiting = serializers.BooleanField(help_text="Always true: the room has a waiting room and no host let you in yet.")
+    lobby_entry = LobbyEntrySerializer()

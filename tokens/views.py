@@ -14,7 +14,7 @@ from core.schema import paginated
 from core.throttling import JoinThrottled
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
-from tokens.selectors import invitation_get, invitation_list
+from tokens.selectors import invitation_by_secret, invitation_get, invitation_list
 from tokens.serializers import (
     CredentialsSerializer,
     InvitationCreatedSerializer,
@@ -22,17 +22,23 @@ from tokens.serializers import (
     InvitationOutputSerializer,
     InvitationRevokedSerializer,
     JoinCredentialsSerializer,
+    JoinWaitingSerializer,
+    LobbyEntrySerializer,
     ParticipantIdentitySerializer,
     ParticipantRemovedSerializer,
+    RoomLobbySerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
 )
 from tokens.services import (
+    LobbyWaiting,
     invitation_create,
     invitation_redeem,
     invitation_revoke,
     invitation_url,
+    lobby_entry_decide,
+    lobby_list,
     participant_remove,
     token_issue,
 )
@@ -109,8 +115,53 @@ class JoinApi(JoinThrottled, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
+    @extend_schema(
+        operation_id="join_redeem",
+        request=None,
+        responses={200: JoinCredentialsSerializer, 202: JoinWaitingSerializer},
+        auth=[],
+        description="Credentials for the link's holder; in a room with a waiting room, a guest not yet let in "
+        "gets 202 with their lobby entry instead (and 403 lobby_denied once turned away).",
+    )
     def post(self, request, secret):
-        issued = invitation_redeem(secret=secret, request=request)
+        try:
+            issued = invitation_redeem(secret=secret, request=request)
+        except LobbyWaiting as waiting:
+            body = {"waiting": True, "lobby_entry": LobbyEntrySerializer(waiting.entry).data}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         consent = consent_requirement(room=issued.room, identity=issued.identity)
         return Response({**credentials_data(issued), "consent": consent})
+
+
+class RoomLobbyApi(APIView):
+    @extend_schema(operation_id="rooms_lobby", responses=RoomLobbySerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        entries = LobbyEntrySerializer(lobby_list(room=room), many=True).data
+        return Response({"room_id": room.pk, "results": entries})
+
+
+class RoomLobbyDecisionApi(APIView):
+    decision = ""
+
+    @extend_schema(request=None, responses=LobbyEntrySerializer)
+    def post(self, request, room_id, entry_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        entry = lobby_entry_decide(room=room, entry_id=entry_id, decision=self.decision, request=request)
+        return Response(LobbyEntrySerializer(entry).data)
+
+
+class JoinLobbyDecisionApi(JoinThrottled, APIView):
+    """Public: a host's link lets a guest in, or turns them away, from the host's join page."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    decision = ""
+
+    @extend_schema(request=None, responses=LobbyEntrySerializer, auth=[])
+    def post(self, request, secret, entry_id):
+        host = invitation_by_secret(secret=secret)
+        entry = lobby_entry_decide(
+            room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
+        )
+        return Response(LobbyEntrySerializer(entry).data)

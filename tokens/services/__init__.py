@@ -9,6 +9,13 @@ from tokens.services.links import (
     invitation_url,
     token_issue,
 )
+from tokens.services.lobby import (
+    LobbyWaiting,
+    lobby_entry_decide,
+    lobby_is_host,
+    lobby_list,
+    lobby_touch,
+)
 from tokens.services.removals import (
     participant_removal_attempt,
     participant_removal_renew,
@@ -20,11 +27,16 @@ from tokens.services.removals import (
 
 __all__ = [
     "IssuedCredentials",
+    "LobbyWaiting",
     "invitation_assert_usable",
     "invitation_create",
     "invitation_redeem",
     "invitation_revoke",
     "invitation_url",
+    "lobby_entry_decide",
+    "lobby_is_host",
+    "lobby_list",
+    "lobby_touch",
     "participant_removal_attempt",
     "participant_removal_renew",
     "participant_removal_retry",

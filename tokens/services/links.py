@@ -33,6 +33,7 @@ from tokens.models import (
 )
 from tokens.roles import role_grants
 from tokens.selectors import invitation_by_secret
+from tokens.services.lobby import lobby_assert_admitted, lobby_assert_not_denied
 from tokens.services.removals import (
     participant_assert_admitted,
     participant_bar,
@@ -161,6 +162,7 @@ def invitation_assert_usable(*, invitation: Invitation, now: datetime) -> None:
     if exhausted or expired or invitation.revoked_at is not None:
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=invitation.room, now=now)
+    lobby_assert_not_denied(invitation=invitation)
 
 
 def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
@@ -170,6 +172,7 @@ def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=room, now=now)
+    lobby_assert_admitted(invitation=invitation, now=now)
     issued, event = _mint(
         room=room,
         identity=invitation.identity,
