@@ -4,14 +4,17 @@ none of Chromium's background traffic; plus an axe-core scan and a record of eve
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from django.db import connections
+from playwright.sync_api import Browser, Page, sync_playwright
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -31,25 +34,55 @@ DENY_MEDIA = "--deny-permission-prompts"
 TIMEOUT_MS = 15_000
 
 
+class People:
+    """One Chromium; each person a browser context of their own (separate cookies, storage and
+    window: two tabs of one window would leave the background one unrendered)."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+
+    def new_page(self) -> Page:
+        context = self.browser.new_context(viewport={"width": 1024, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        return context.new_page()
+
+
 @contextmanager
-def chromium(*, allow_media: bool = True) -> Iterator[BrowserContext]:
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-    # synchronous code, which Django would otherwise refuse inside a running loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="convene-chromium-") as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
+def chromium(*, allow_media: bool = True) -> Iterator[People]:
+    """Chromium with a fresh, throw-away profile (Playwright makes one per launch). Inside, the
+    test's thread runs Playwright's event loop: reach the database through in_thread()."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=[*ARGS, ALLOW_MEDIA if allow_media else DENY_MEDIA],
             timeout=TIMEOUT_MS,
         )
-        context.set_default_timeout(TIMEOUT_MS)
         try:
-            yield context
+            yield People(browser)
         finally:
-            context.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            browser.close()
+
+
+def in_thread(work: Callable[[], T]) -> T:
+    """Run ORM work while a browser is open. Playwright's loop runs in the test's thread, where
+    Django refuses synchronous database calls and would keep a second, never-closed connection."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def serious_accessibility_violations(page: Page) -> list[str]:

@@ -13,6 +13,7 @@ import time
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.db import connection
 from django.http import JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from tokens.selectors import invitation_by_secret
 from tokens.services import lobby_is_host, lobby_list, lobby_touch
 
 CHECK_INTERVAL_SECONDS = 0.5
+HEARTBEAT_EVERY = 4  # checks: a comment line every 2 s while nothing changes
 FINAL_LOBBY_STATES = (LobbyStatus.DENIED, LobbyStatus.EXPIRED)
 
 
@@ -64,14 +66,26 @@ def join_live_state(*, invitation: Invitation) -> dict:
 
 
 def _stream(invitation: Invitation):
+    try:
+        yield from _events(invitation)
+    finally:
+        # A page that went away ends the stream with a failed write; some servers then skip the
+        # response's close() (and with it request_finished): close the connection here. A stream
+        # lasts long enough that keeping it open for the next request saves nothing.
+        connection.close()
+
+
+def _events(invitation: Invitation):
     yield "retry: 1000\n\n"
     deadline = time.monotonic() + settings.CONVENE_JOIN_EVENTS_STREAM_SECONDS
-    last = None
+    last, quiet = None, 0
     while True:
         state = join_live_state(invitation=invitation)
         if state != last:
             yield f"event: state\ndata: {json.dumps(state, separators=(',', ':'))}\n\n"
-            last = state
+            last, quiet = state, 0
+        elif (quiet := quiet + 1) % HEARTBEAT_EVERY == 0:
+            yield ":\n\n"  # a comment: writing it finds out when the page has gone, ending the stream
         entry = state.get("lobby_entry") or {}
         if state["room_closed"] or entry.get("status") in FINAL_LOBBY_STATES or time.monotonic() >= deadline:
             return

@@ -14,19 +14,24 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from recordings.models import ConsentEvent
+from recordings.models import ConsentEvent, Recording, RecordingStatus
 from recordings.services.consent import consent_notice_publish
 from rooms.models import RecordingPolicy, RoomStatus
-from tests.browser import RequestLog, chromium, serious_accessibility_violations
+from tests.browser import RequestLog, chromium, in_thread, serious_accessibility_violations
 from tests.factories import InvitationFactory, RoomFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _generous_join_limits(settings):
+def _generous_join_limits_and_short_streams(settings, transactional_db, live_server):
     settings.CONVENE_JOIN_RATE_LIMIT = "1000/min"
     settings.CONVENE_JOIN_FAILURE_LIMIT = "1000/min"
+    settings.CONVENE_JOIN_EVENTS_STREAM_SECONDS = 1  # pages reconnect after each
+    yield
+    # The browser is closed by now; let the live server's last event streams end while the
+    # database is still open to them.
+    time.sleep(settings.CONVENE_JOIN_EVENTS_STREAM_SECONDS + 1)
 
 
 def screenshot(page, name: str) -> None:
@@ -36,8 +41,8 @@ def screenshot(page, name: str) -> None:
         page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
-def open_page(context, live_server, secret: str):
-    page = context.new_page()
+def open_page(people, live_server, secret: str):
+    page = people.new_page()
     page.goto(f"{live_server.url}/join/{secret}")
     return page
 
@@ -65,7 +70,7 @@ def test_every_refused_link_has_a_clear_accessible_screen(live_server):
             assert heading.inner_text().strip(), state
             screenshot(page, f"state-{state}")
             assert serious_accessibility_violations(page) == [], state
-            page.close()
+            page.context.close()
 
 
 def test_too_early_counts_down_and_moves_on_by_itself(live_server, settings):
@@ -118,7 +123,7 @@ def test_the_consent_step_writes_the_decision_to_the_ledger(live_server, button,
         assert serious_accessibility_violations(page) == []
         page.locator(button).click()
         page.locator("#consent-status").filter(has_text=".").wait_for()
-        event = ConsentEvent.objects.get(room=link.room, identity=link.identity)
+    event = ConsentEvent.objects.get(room=link.room, identity=link.identity)
     assert event.decision == decision
     assert event.method == "join_page"
     assert event.notice_version == notice.version
@@ -143,7 +148,7 @@ def test_joining_a_livekit_room_connects_to_its_signalling_with_the_minted_token
             assert len(fake_livekit.signal_connections) == attempt + 1
             if attempt == 0:
                 screenshot(page, "connecting")
-            page.close()
+            page.context.close()
     connection = fake_livekit.signal_connections[0]
     assert connection.claims["sub"] == link.identity
     assert connection.claims["video"]["room"] == link.room.provider_room_name
@@ -154,3 +159,77 @@ def test_joining_a_livekit_room_connects_to_its_signalling_with_the_minted_token
         f"\njoin page: page load to signalling connection, p50 over {len(timings)} runs: "
         f"{statistics.median(timings) * 1000:.0f} ms"
     )
+
+
+def _wait_for_signal(fake_livekit, identity: str, seconds: float = 10) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if any(c.claims.get("sub") == identity for c in fake_livekit.signal_connections):
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError(f"{identity} never reached the signalling endpoint")
+
+
+def test_a_guest_waits_until_the_host_admits_them_from_the_host_page(live_server, fake_livekit):
+    room = RoomFactory(waiting_room=True, title="Clinic")
+    host = InvitationFactory(room=room, role="host", display_name="Dr. Lee")
+    guest = InvitationFactory(room=room, display_name="Ana Souza")
+    with chromium() as context:
+        host_page = open_page(context, live_server, host.secret)
+        host_page.locator("#lobby-empty").wait_for(state="visible")
+        guest_page = open_page(context, live_server, guest.secret)
+        guest_page.locator("#join-button").click()
+        guest_page.locator("#screen-waiting").wait_for(state="visible")
+        screenshot(guest_page, "waiting")
+        assert serious_accessibility_violations(guest_page) == []
+        admit = host_page.get_by_role("button", name="Let in: Ana Souza")
+        admit.wait_for()
+        screenshot(host_page, "host-lobby")
+        assert serious_accessibility_violations(host_page) == []
+        assert not any(c.claims.get("sub") == guest.identity for c in fake_livekit.signal_connections)
+        admit.click()
+        seconds = _wait_for_signal(fake_livekit, guest.identity)
+        host_page.locator("#lobby-empty").wait_for(state="visible")
+    print(f"\nwaiting room: admit click to the guest's signalling connection: {seconds * 1000:.0f} ms")
+    assert seconds < 3
+
+
+def test_a_denied_guest_is_told_so(live_server, fake_livekit):
+    room = RoomFactory(waiting_room=True)
+    host = InvitationFactory(room=room, role="host")
+    guest = InvitationFactory(room=room, display_name="Sam")
+    with chromium() as context:
+        host_page = open_page(context, live_server, host.secret)
+        guest_page = open_page(context, live_server, guest.secret)
+        guest_page.locator("#join-button").click()
+        guest_page.locator("#screen-waiting").wait_for(state="visible")
+        host_page.get_by_role("button", name="Turn away: Sam").click()
+        guest_page.locator("#screen-end").wait_for(state="visible")
+        assert guest_page.locator("#end-heading").inner_text() == "The host did not let you in"
+        screenshot(guest_page, "denied")
+        assert serious_accessibility_violations(guest_page) == []
+    assert fake_livekit.signal_connections == []
+
+
+def test_the_recording_indicator_follows_convenes_recording_state(live_server):
+    link = InvitationFactory()
+    with chromium() as context:
+        page = open_page(context, live_server, link.secret)
+        indicator = page.locator("#recording-indicator")
+        page.wait_for_function("() => window.convene.state !== undefined")
+        assert indicator.is_hidden()
+        recording = in_thread(
+            lambda: Recording.objects.create(
+                room=link.room,
+                provider="livekit",
+                status=RecordingStatus.ACTIVE,
+                trigger="api",
+                started_by="application:test",
+                storage="file",
+            )
+        )
+        indicator.wait_for(state="visible", timeout=3000)
+        screenshot(page, "recording-on")
+        # A withdrawal of consent stops the recording: ending already shows as off.
+        in_thread(lambda: Recording.objects.filter(pk=recording.pk).update(status=RecordingStatus.ENDING))
+        indicator.wait_for(state="hidden", timeout=3000)

@@ -16,8 +16,8 @@ function format(template, values) {
 }
 
 function show(screen) {
-  for (const section of document.querySelectorAll("[data-screen]")) section.hidden = section.id !== `screen-${screen}`;
-  document.body.dataset.screen = screen;
+  for (const section of document.querySelectorAll("section[data-screen]")) section.hidden = section.id !== `screen-${screen}`;
+  document.body.dataset.current = screen;
   $(`screen-${screen}`)?.querySelector("h2")?.focus();
 }
 
@@ -98,6 +98,7 @@ async function prejoin() {
     text,
   });
   page.preview = preview;
+  listen();
   const consented = consentStep();
   let answered = false;
   consented.then(() => { answered = true; $("join-error").textContent = ""; });
@@ -150,7 +151,6 @@ async function connect(preview, credentials) {
   page.telemetry.start(page.session);
   page.joinedAt = performance.now();
   inCall(stream);
-  listen();
 }
 
 // --- in the call ----------------------------------------------------------------------------
@@ -235,18 +235,21 @@ function attach(element, track, autoplay = false) {
   if (autoplay && track) element.play().catch(() => {});
 }
 
-// Convene's own view of the room, live: recording state, the lobby (hosts), the room's closing.
+// Convene's own view of the room, live from the page's first moment: recording state, the
+// lobby (hosts), a waiting guest's admission, the room's closing.
 function listen() {
   const events = new EventSource(`${config.api}/events`);
   page.events = events;
   events.addEventListener("state", (message) => {
     const state = JSON.parse(message.data);
+    page.state = state;
     $("recording-indicator").hidden = !state.recording;
     if (state.lobby) renderLobby(state.lobby);
     if (state.room_closed) {
-      page.session?.leave();
-      showEnd("ended");
+      if (page.session) page.session.leave().finally(() => showEnd("ended"));
+      else location.reload(); // the server's screen says the room is closed
     }
+    if (page.waiting && state.lobby_entry) onLobbyDecision(state.lobby_entry.status);
   });
 }
 
@@ -277,24 +280,25 @@ function lobbyButton(entry, action) {
 // --- the waiting room -------------------------------------------------------------------------
 
 function waitForHost(preview, waiting) {
+  page.waiting = { preview, entry: waiting.lobby_entry };
   show("waiting");
-  const events = new EventSource(`${config.api}/events`);
-  page.events = events;
-  events.addEventListener("state", async (message) => {
-    const state = JSON.parse(message.data);
-    const decision = state.lobby_entry?.status;
-    if (decision === "admitted") {
-      events.close();
-      const { status, data } = await api("");
-      if (status === 200) await connect(preview, data);
-      else location.reload();
-    } else if (decision === "denied" || decision === "expired") {
-      events.close();
-      preview.stop();
-      showEnd(decision === "denied" ? "denied" : "lobby_timeout");
-    }
-  });
-  return waiting;
+  // The stream may have reported this entry before the join made it: ask again at once.
+  page.events?.close();
+  listen();
+}
+
+async function onLobbyDecision(status) {
+  const { preview } = page.waiting;
+  if (status === "admitted") {
+    page.waiting = null;
+    const { status: code, data } = await api("");
+    if (code === 200) await connect(preview, data);
+    else location.reload();
+  } else if (status === "denied" || status === "expired") {
+    page.waiting = null;
+    preview.stop();
+    showEnd(status === "denied" ? "denied" : "lobby_timeout");
+  }
 }
 
 // --- start ------------------------------------------------------------------------------------
