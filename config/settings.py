@@ -83,6 +83,9 @@ CONVENE_LOBBY_PRESENCE_SECONDS = env.int("CONVENE_LOBBY_PRESENCE_SECONDS", defau
 CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
 CONVENE_JOIN_EVENTS_RATE_LIMIT = env.str("CONVENE_JOIN_EVENTS_RATE_LIMIT", default="120/min")
 CONVENE_JOIN_EVENTS_STREAM_SECONDS = env.int("CONVENE_JOIN_EVENTS_STREAM_SECONDS", default=25)
+# The join page reports a batch every few seconds (more when something happens); bodies up to 16 KB.
+CONVENE_TELEMETRY_RATE_LIMIT = env.str("CONVENE_TELEMETRY_RATE_LIMIT", default="30/min")
+CONVENE_TELEMETRY_MAX_BYTES = env.int("CONVENE_TELEMETRY_MAX_BYTES", default=16 * 1024)
 CONVENE_JOIN_FAILURE_LIMIT = env.str("CONVENE_JOIN_FAILURE_LIMIT", default="10/min")
 CONVENE_JOIN_LINK_FAILURE_LIMIT = env.str("CONVENE_JOIN_LINK_FAILURE_LIMIT", default="30/min")
 # With NUM_PROXIES > 0, X-Forwarded-For is believed only on connections from these addresses or

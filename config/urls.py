@@ -32,6 +32,7 @@ from tokens.views import (
     InvitationDetailApi,
     JoinApi,
     JoinLobbyDecisionApi,
+    JoinTelemetryApi,
     ParticipantRemoveApi,
     RoomInvitationsApi,
     RoomLobbyApi,
@@ -58,6 +59,7 @@ api_v1 = [
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
     path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
     path("join/<str:secret>/events", join_events, name="join-events"),
+    path("join/<str:secret>/telemetry", JoinTelemetryApi.as_view(), name="join-telemetry"),
     *(
         path(
             f"join/<str:secret>/lobby/<uuid:entry_id>/{action}",

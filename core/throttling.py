@@ -126,13 +126,14 @@ class JoinRateThrottle(BaseThrottle):
 
     scope = "join"
     rate_setting = "CONVENE_JOIN_RATE_LIMIT"
+    per_link = False  # the successful-use bucket is per client address, or per link
 
     def allow_request(self, request, view) -> bool:
         client = request_ip(request) or "unknown"
         secret = getattr(view, "kwargs", {}).get("secret", "")
         link = hashlib.sha256(secret.encode()).hexdigest()[:32]  # never the secret itself
         prefix = "convene:throttle:join"  # failed attempts count alike on every join endpoint
-        ok = f"convene:throttle:{self.scope}:ok:{client}"
+        ok = f"convene:throttle:{self.scope}:ok:{link if self.per_link else client}"
         self._keys = [ok, f"{prefix}:failed:{client}", f"{prefix}:failed-link:{link}"]
         admitted, self._wait = self._run("admit")
         if admitted:
@@ -171,6 +172,15 @@ class JoinEventsThrottle(JoinRateThrottle):
 
     scope = "join-events"
     rate_setting = "CONVENE_JOIN_EVENTS_RATE_LIMIT"
+
+
+class JoinTelemetryThrottle(JoinRateThrottle):
+    """The join page's telemetry: CONVENE_TELEMETRY_RATE_LIMIT reports per link (per participant,
+    whatever their address), on a bucket of its own."""
+
+    scope = "join-telemetry"
+    rate_setting = "CONVENE_TELEMETRY_RATE_LIMIT"
+    per_link = True
 
 
 class JoinThrottled:

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from rooms.models import CallSession, ParticipantSession, Room
+from rooms.models import CallSession, ConnectionTelemetry, ParticipantSession, Room
+from rooms.services import telemetry_summary
 from tokens.models import Invitation
 
 
@@ -64,3 +65,44 @@ class CallSessionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(ConnectionTelemetry)
+class ConnectionTelemetryAdmin(admin.ModelAdmin):
+    """Support's view of "why was the call bad for this patient": each browser connection's report."""
+
+    list_display = (
+        "identity",
+        "room",
+        "provider",
+        "first_report_at",
+        "median_rtt_ms",
+        "worst_packet_loss_pct",
+        "reconnects",
+        "ice_failures",
+        "relay_used",
+    )
+    list_filter = ("provider", "relay_used")
+    search_fields = ("identity", "participant_sid", "room__external_id")
+    readonly_fields = [field.name for field in ConnectionTelemetry._meta.fields] + ["quality"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def _summary(self, row):
+        return telemetry_summary([row]) or {}
+
+    @admin.display(description="median RTT (ms)")
+    def median_rtt_ms(self, row):
+        return (self._summary(row).get("rtt_ms") or {}).get("median")
+
+    @admin.display(description="worst loss (%)")
+    def worst_packet_loss_pct(self, row):
+        return (self._summary(row).get("packet_loss_pct") or {}).get("worst")
+
+    @admin.display(description="quality summary")
+    def quality(self, row):
+        return self._summary(row)

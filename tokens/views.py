@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -9,11 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth import caller_application
+from core.errors import Gone, PayloadTooLarge
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinThrottled
+from core.throttling import JoinTelemetryThrottle, JoinThrottled
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
+from rooms.services import telemetry_record
 from tokens.selectors import invitation_by_secret, invitation_get, invitation_list
 from tokens.serializers import (
     CredentialsSerializer,
@@ -27,6 +30,8 @@ from tokens.serializers import (
     ParticipantIdentitySerializer,
     ParticipantRemovedSerializer,
     RoomLobbySerializer,
+    TelemetryAcceptedSerializer,
+    TelemetryInputSerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
@@ -131,6 +136,43 @@ class JoinApi(JoinThrottled, APIView):
             return Response(body, status=status.HTTP_202_ACCEPTED)
         consent = consent_requirement(room=issued.room, identity=issued.identity)
         return Response({**credentials_data(issued), "consent": consent})
+
+
+class JoinTelemetryApi(JoinThrottled, APIView):
+    """Public: the join page reports what the browser sees of the call."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [JoinTelemetryThrottle]
+
+    @extend_schema(
+        operation_id="join_telemetry",
+        request=TelemetryInputSerializer,
+        responses={202: TelemetryAcceptedSerializer},
+        auth=[],
+        description="Connection states, ICE failures, candidate types and stats summaries from the join page, "
+        "kept per connection and summarised per participant in GET /sessions/{id}. At most "
+        "CONVENE_TELEMETRY_MAX_BYTES per body and CONVENE_TELEMETRY_RATE_LIMIT per link.",
+    )
+    def post(self, request, secret):
+        if len(request.body) > settings.CONVENE_TELEMETRY_MAX_BYTES:
+            raise PayloadTooLarge(details={"max_bytes": settings.CONVENE_TELEMETRY_MAX_BYTES})
+        invitation = invitation_by_secret(secret=secret)
+        if invitation.revoked_at is not None:
+            raise Gone("This link has been revoked.", code="link_revoked")
+        serializer = TelemetryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        telemetry_record(
+            room=invitation.room,
+            identity=invitation.identity,
+            invitation=invitation,
+            connection_id=data["connection_id"],
+            provider=data.get("provider", ""),
+            events=data["events"],
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response({"accepted": len(data["events"])}, status=status.HTTP_202_ACCEPTED)
 
 
 class RoomLobbyApi(APIView):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from recordings.models import ConsentEvent, Recording, RecordingStatus
 from recordings.services.consent import consent_notice_publish
-from rooms.models import RecordingPolicy, RoomStatus
+from rooms.models import ConnectionTelemetry, RecordingPolicy, RoomStatus
 from tests.browser import RequestLog, chromium, in_thread, serious_accessibility_violations
 from tests.factories import InvitationFactory, RoomFactory
 
@@ -149,6 +149,9 @@ def test_joining_a_livekit_room_connects_to_its_signalling_with_the_minted_token
             if attempt == 0:
                 screenshot(page, "connecting")
             page.context.close()
+    telemetry = ConnectionTelemetry.objects.filter(identity=link.identity)
+    assert telemetry.count() == 3  # one row per connection attempt, reported as it began
+    assert set(telemetry.values_list("provider", flat=True)) == {"livekit"}
     connection = fake_livekit.signal_connections[0]
     assert connection.claims["sub"] == link.identity
     assert connection.claims["video"]["room"] == link.room.provider_room_name

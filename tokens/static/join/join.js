@@ -138,7 +138,8 @@ async function connect(preview, credentials) {
   page.credentials = credentials;
   const stream = preview.stop({ keep: true });
   const adapter = await adapterFor(credentials.provider);
-  page.telemetry = new Telemetry({ url: `${config.api}/telemetry` });
+  page.telemetry = new Telemetry({ url: `${config.api}/telemetry`, provider: credentials.provider });
+  page.telemetry.report("connecting", {});
   try {
     page.session = await adapter.connect({ credentials, stream, onEvent: onSessionEvent });
   } catch (error) {

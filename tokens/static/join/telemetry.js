@@ -21,8 +21,9 @@ if (window.RTCPeerConnection && !window.RTCPeerConnection.conveneWrapped) {
 }
 
 export class Telemetry {
-  constructor({ url }) {
+  constructor({ url, provider }) {
     this.url = url;
+    this.provider = provider;
     this.connectionId = crypto.randomUUID();
     this.queue = [];
     this.previous = new Map();
@@ -94,7 +95,7 @@ export class Telemetry {
     fetch(this.url, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ connection_id: this.connectionId, provider: this.session?.provider ?? "", events }),
+      body: JSON.stringify({ connection_id: this.connectionId, provider: this.provider, events }),
       keepalive: true,
       credentials: "omit",
       referrerPolicy: "no-referrer",
