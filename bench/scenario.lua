@@ -3,7 +3,8 @@
 --
 -- Arguments after `--`:  MODE FILE KEY CLIENTS
 --   MODE join: FILE has one join-link secret per line; token: one room id per line;
---        webhook: one signed LiveKit webhook per line, "<Authorization value>\t<body>"
+--        webhook: one signed LiveKit webhook per line, "<Authorization value>\t<body>";
+--        webhook-janus: the same for Janus's event handler (basic auth, JSON array)
 --   KEY: the application's API key (token mode)
 --   CLIENTS: how many client addresses to present in X-Forwarded-For (0: none, all 127.0.0.1)
 
@@ -50,12 +51,13 @@ end
 function request()
   next_index = next_index % #items + 1
   counter = counter + 1
-  if mode == "webhook" then
+  if mode == "webhook" or mode == "webhook-janus" then
     local line = items[next_index]
     local tab = string.find(line, "\t", 1, true)
-    return wrk.format("POST", "/webhooks/livekit", {
+    local janus = mode == "webhook-janus"
+    return wrk.format("POST", janus and "/webhooks/janus" or "/webhooks/livekit", {
       ["Authorization"] = string.sub(line, 1, tab - 1),
-      ["Content-Type"] = "application/webhook+json",
+      ["Content-Type"] = janus and "application/json" or "application/webhook+json",
     }, string.sub(line, tab + 1))
   end
   if mode == "join" then

@@ -44,6 +44,11 @@ def production_env(*, database_url: str, redis_url: str, num_proxies: int) -> di
         "LIVEKIT_URL": "http://127.0.0.1:9",  # token minting is local; nothing calls LiveKit here
         "LIVEKIT_API_KEY": "bench-livekit-key",
         "LIVEKIT_API_SECRET": secrets.token_urlsafe(32),
+        # Janus rooms can be made and its events taken; nothing listens there (room creation is retried on join).
+        "JANUS_URL": "http://127.0.0.1:9/janus",
+        "JANUS_ADMIN_KEY": secrets.token_urlsafe(32),
+        "JANUS_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "JANUS_WEBHOOK_PASSWORD": secrets.token_urlsafe(32),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CONVENE_JOIN_RATE_LIMIT": JOIN_RATE_LIMIT,
@@ -55,6 +60,7 @@ def production_env(*, database_url: str, redis_url: str, num_proxies: int) -> di
 def public_settings(env: dict[str, str]) -> dict[str, str]:
     """The settings worth printing: everything except secrets and local addresses."""
     hidden = {"SECRET_KEY", "LIVEKIT_API_SECRET", "DATABASE_URL", "REDIS_URL"}
+    hidden |= {"JANUS_ADMIN_KEY", "JANUS_TOKEN_SECRET", "JANUS_WEBHOOK_PASSWORD"}
     return {name: value for name, value in env.items() if name not in hidden}
 
 

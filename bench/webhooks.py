@@ -1,7 +1,8 @@
 """Convene's event-flow benchmark: webhook ingest under gunicorn, processing per Celery worker
 process, and event-to-record lag, with PostgreSQL and Redis on loopback.
 
-Run `.venv/bin/python bench/webhooks.py` (or `make bench-webhooks`). Three phases:
+Run `.venv/bin/python bench/webhooks.py` (or `make bench-webhooks`); `--provider janus` posts Janus's
+event handler bodies (basic auth, one `joined` event per post) to /webhooks/janus instead. Three phases:
 1. ingest: wrk posts signed `participant_joined` webhooks (unique event ids, LiveKit's signing)
    as fast as the service answers, with no worker running: events/s and p50/p95/p99 of the 200;
 2. processing: one Celery worker process (concurrency 1) drains the backlog the ingest left in
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -33,6 +35,7 @@ from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
 from stack import REPO_ROOT, Stack, _venv_tool
 
 sys.path.insert(0, str(REPO_ROOT))
+from providers.janus_events import participant_tag
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
 
 dbstats._OWN_STATEMENTS = (*dbstats._OWN_STATEMENTS, "bench-poll")
@@ -42,6 +45,7 @@ POLL = "SELECT count(*) FROM webhooks_inboundevent WHERE status = 'pending' /* b
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--provider", choices=("livekit", "janus"), default="livekit", help="whose webhooks")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=float, default=15.0, help="measured seconds of ingest")
@@ -67,14 +71,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def create_rooms(base_url: str, api_key: str, count: int) -> list[str]:
+def create_rooms(base_url: str, api_key: str, count: int, provider: str = "livekit") -> list[str]:
     import urllib.request
 
     names = []
     for number in range(count):
         request = urllib.request.Request(
             f"{base_url}/api/v1/rooms",
-            data=json.dumps({"external_id": f"bench-wh-{number}"}).encode(),
+            data=json.dumps({"external_id": f"bench-wh-{number}", "provider": provider}).encode(),
             headers={"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"},
             method="POST",
         )
@@ -97,6 +101,28 @@ def signed_events(room_names: list[str], count: int, key: str, secret: str, pref
         )
         events.append((sign_webhook(body, key, secret), body))
     return events
+
+
+def janus_events(room_names: list[str], count: int, password: str, prefix: str) -> list[tuple[str, bytes]]:
+    """Janus `joined` events as the sample event handler posts them (grouped: a JSON array)."""
+    auth = "Basic " + base64.b64encode(f"janus:{password}".encode()).decode()
+    now = int(time.time() * 1_000_000)
+    events = []
+    for n in range(count):
+        data = {"event": "joined", "room": int(room_names[n % len(room_names)]), "id": n + 1, "display": f"U{n}"}
+        data["token"] = (
+            f"{now // 1_000_000 + 600},janus,janus.plugin.videoroom,{participant_tag(f'user-{prefix}{n}', 'guest')}:x"
+        )
+        event = {"emitter": "bench", "type": 64, "timestamp": now + n, "session_id": n, "handle_id": n}
+        event["event"] = {"plugin": "janus.plugin.videoroom", "data": data}
+        events.append((auth, json.dumps([event]).encode()))
+    return events
+
+
+def prepared_events(args, stack: Stack, rooms: list[str], count: int, prefix: str) -> list[tuple[str, bytes]]:
+    if args.provider == "janus":
+        return janus_events(rooms, count, stack.env["JANUS_WEBHOOK_PASSWORD"], prefix)
+    return signed_events(rooms, count, stack.env["LIVEKIT_API_KEY"], stack.env["LIVEKIT_API_SECRET"], prefix)
 
 
 def write_items(events, path: Path) -> None:
@@ -151,15 +177,16 @@ def percentiles(values: list[float]) -> dict:
     return {"p50": round(pick(ordered, 50), 1), "p95": round(pick(ordered, 95), 1), "p99": round(pick(ordered, 99), 1)}
 
 
-async def post_steadily(base_url: str, events, rate: float) -> None:
+async def post_steadily(base_url: str, events, rate: float, provider: str = "livekit") -> None:
+    content_type = "application/json" if provider == "janus" else "application/webhook+json"
     async with aiohttp.ClientSession() as session:
         start = time.monotonic()
         for n, (auth, body) in enumerate(events):
             delay = start + n / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            headers = {"Authorization": auth, "Content-Type": "application/webhook+json"}
-            async with session.post(f"{base_url}/webhooks/livekit", data=body, headers=headers) as response:
+            headers = {"Authorization": auth, "Content-Type": content_type}
+            async with session.post(f"{base_url}/webhooks/{provider}", data=body, headers=headers) as response:
                 if response.status != 200:
                     raise RuntimeError(f"lag phase: webhook answered {response.status}")
 
@@ -169,8 +196,7 @@ def run(args) -> dict:
     with Stack() as stack:
         stack.start()
         gunicorn = stack.start_gunicorn(workers=args.workers)
-        key, secret = stack.env["LIVEKIT_API_KEY"], stack.env["LIVEKIT_API_SECRET"]
-        rooms = create_rooms(gunicorn.base_url, stack.api_key, args.rooms)
+        rooms = create_rooms(gunicorn.base_url, stack.api_key, args.rooms, args.provider)
         counters = dbstats.ServerCounters(
             database_url=stack.postgres.url, redis_url=stack.redis.url, pg_stat_statements=stack.pg_stat_statements
         )
@@ -181,10 +207,10 @@ def run(args) -> dict:
 
         def load_for(prefix: str, count: int, seconds: float) -> loadgen.Load:
             items = work / f"events-{prefix}.txt"
-            write_items(signed_events(rooms, count, key, secret, prefix), items)
+            write_items(prepared_events(args, stack, rooms, count, prefix), items)
             return loadgen.Load(
                 base_url=gunicorn.base_url,
-                mode="webhook",
+                mode="webhook-janus" if args.provider == "janus" else "webhook",
                 items_file=items,
                 api_key="",
                 connections=args.connections,
@@ -247,8 +273,8 @@ def run(args) -> dict:
             # 3. lag at a steady rate, worker running
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
                 watermark = conn.execute("SELECT coalesce(max(id), 0) FROM webhooks_inboundevent").fetchone()[0]
-            steady = signed_events(rooms, int(args.lag_rate * args.lag_seconds), key, secret, "b")
-            asyncio.run(post_steadily(gunicorn.base_url, steady, args.lag_rate))
+            steady = prepared_events(args, stack, rooms, int(args.lag_rate * args.lag_seconds), "b")
+            asyncio.run(post_steadily(gunicorn.base_url, steady, args.lag_rate, args.provider))
             wait_drained(stack.postgres.url, args.drain_timeout)
             with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
                 lags = [
@@ -272,6 +298,7 @@ def _result(args, ingest: dict, stored: int, processing: dict | None, lags: list
         "lag_ms": None
         if lags is None
         else {"rate_events_per_second": args.lag_rate, "events": len(lags), **percentiles(lags)},
+        "provider": args.provider,
         "gunicorn_workers": args.workers,
         "concurrency": args.concurrency,
         "connections": args.connections,
@@ -283,7 +310,8 @@ def report(result: dict) -> None:
     ingest, processing, lag = result["ingest"], result["processing"], result["lag_ms"]
     latency = ingest["latency_ms"]
     print(
-        f"Convene webhook benchmark  nproc={result['nproc']}  gunicorn sync workers={result['gunicorn_workers']}"
+        f"Convene webhook benchmark ({result['provider']})  nproc={result['nproc']}"
+        f"  gunicorn sync workers={result['gunicorn_workers']}"
         f"  wrk connections={result['connections']}"
     )
     print(

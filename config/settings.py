@@ -62,6 +62,29 @@ def _key_pairs(value: str) -> dict[str, str]:
 LIVEKIT_WEBHOOK_EXTRA_KEYS = _key_pairs(secret("LIVEKIT_WEBHOOK_EXTRA_KEYS"))
 LIVEKIT_WEBHOOK_KEYS = {LIVEKIT_API_KEY: LIVEKIT_API_SECRET, **LIVEKIT_WEBHOOK_EXTRA_KEYS}
 
+# Janus (self-hosted SFU): configured when JANUS_URL (its HTTP API, e.g. http://127.0.0.1:8088/janus) is set.
+DEV_JANUS_SECRET = "janus-development-only"  # `make run`'s private Janus; refused in production
+JANUS_URL = env.str("JANUS_URL", default="").rstrip("/")
+JANUS_CLIENT_URL = env.str("JANUS_CLIENT_URL", default="").rstrip("/")  # what browsers use, when different
+JANUS_ADMIN_KEY = secret("JANUS_ADMIN_KEY", DEV_JANUS_SECRET + "-admin" if DEBUG else "")
+JANUS_API_SECRET = secret("JANUS_API_SECRET")  # the core api_secret, when Janus has one
+JANUS_TOKEN_SECRET = secret("JANUS_TOKEN_SECRET", DEV_JANUS_SECRET + "-token" if DEBUG else "")
+JANUS_WEBHOOK_USER = env.str("JANUS_WEBHOOK_USER", default="janus")
+JANUS_WEBHOOK_PASSWORD = secret("JANUS_WEBHOOK_PASSWORD", DEV_JANUS_SECRET + "-webhook" if DEBUG else "")
+# Addresses or networks Janus's event handler posts from; anything else gets 403.
+JANUS_WEBHOOK_ALLOW_IPS = env.list("JANUS_WEBHOOK_ALLOW_IPS", default=["127.0.0.1", "::1"])
+for _network in JANUS_WEBHOOK_ALLOW_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"JANUS_WEBHOOK_ALLOW_IPS: {_network!r} is not an address or network") from None
+JANUS_RECORDING_DIR = env.str("JANUS_RECORDING_DIR", default=str(VAR_DIR / "janus-recordings"))
+JANUS_TIMEOUT_SECONDS = env.float("JANUS_TIMEOUT_SECONDS", default=5.0)
+# STUN/TURN servers given to browsers; TURN_SECRET: coturn's static-auth-secret (use-auth-secret).
+TURN_URLS = env.list("TURN_URLS", default=[])
+TURN_SECRET = secret("TURN_SECRET")
+TURN_TTL_SECONDS = env.int("TURN_TTL_SECONDS", default=3600)
+
 # Keep the X-Request-ID a proxy in front sets (it must set or replace it on every request);
 # otherwise every request gets an id of Convene's own.
 CONVENE_TRUST_REQUEST_ID = env.bool("CONVENE_TRUST_REQUEST_ID", default=False)
@@ -458,6 +481,7 @@ def _production_problems() -> list[str]:
     if reason := weak_secret_reason(LIVEKIT_API_SECRET, min_length=32):
         problems.append(f"LIVEKIT_API_SECRET must be set to your LiveKit API secret: {reason}")
     problems += webhook_key_problems(LIVEKIT_WEBHOOK_EXTRA_KEYS, dev_key=DEV_LIVEKIT_API_KEY, min_length=32)
+    problems += _janus_problems()
     if RECORDING_STORAGE not in ("s3", "file"):
         problems.append("RECORDING_STORAGE must be s3 or file")
     if RECORDING_STORAGE == "s3" and not (RECORDING_S3_BUCKET and RECORDING_S3_SECRET_ACCESS_KEY):
@@ -468,6 +492,30 @@ def _production_problems() -> list[str]:
         problems.append("ALLOWED_HOSTS must list the host names Convene is served under, not '*'")
     if any(insecure_url_reason(origin) for origin in CORS_ALLOWED_ORIGINS):
         problems.append("each CONVENE_CORS_ALLOWED_ORIGINS entry must be an https:// origin (http only for localhost)")
+    return problems
+
+
+def _janus_problems() -> list[str]:
+    """Janus's secrets, checked only when the Janus provider is configured (JANUS_URL set)."""
+    if CONVENE_DEFAULT_PROVIDER not in ("livekit", "janus"):
+        return ["CONVENE_DEFAULT_PROVIDER must be livekit or janus"]
+    if not JANUS_URL:
+        return ["CONVENE_DEFAULT_PROVIDER=janus needs JANUS_URL"] if CONVENE_DEFAULT_PROVIDER == "janus" else []
+    problems = []
+    for name, url in (("JANUS_URL", JANUS_URL), ("JANUS_CLIENT_URL", JANUS_CLIENT_URL)):
+        if url and (reason := insecure_url_reason(url)):
+            problems.append(f"{name} must be {reason}")
+    named = {
+        "JANUS_ADMIN_KEY": JANUS_ADMIN_KEY,
+        "JANUS_TOKEN_SECRET": JANUS_TOKEN_SECRET,
+        "JANUS_WEBHOOK_PASSWORD": JANUS_WEBHOOK_PASSWORD,
+    }
+    if JANUS_API_SECRET:
+        named["JANUS_API_SECRET"] = JANUS_API_SECRET
+    for name, value in named.items():
+        dev = value.startswith(DEV_JANUS_SECRET)
+        if reason := "not the development value" if dev else weak_secret_reason(value, min_length=32):
+            problems.append(f"{name} must be {reason}")
     return problems
 
 

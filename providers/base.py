@@ -7,10 +7,16 @@ exceptions below and their own units into timezone-aware datetimes and seconds.
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+
+def opaque_room_name() -> str:
+    """Opaque and unguessable: it names a room at the provider and is never parsed."""
+    return "cv_" + secrets.token_urlsafe(18)
 
 
 class ProviderError(Exception):
@@ -61,12 +67,33 @@ class EventKind:
     RECORDING_ENDED = "recording.ended"
 
 
+class ParticipantKind:
+    """Convene's own participant kinds; providers map theirs onto these."""
+
+    STANDARD = "standard"
+    EGRESS = "egress"  # a recorder the media server runs
+    INGRESS = "ingress"
+    SIP = "sip"  # a phone caller through a connector
+    AGENT = "agent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a media server family does, so callers need not know which one it is."""
+
+    needs_room_creation: bool  # rooms must be created before the first join (Janus); else on join (LiveKit)
+    composite_recording: bool  # the server writes one file of the whole call
+    per_track_recording: bool  # the server writes one file per stream, to be post-processed into one
+    publish_permissions: bool  # the server refuses a publish the join credentials do not allow
+
+
 @dataclass(frozen=True)
 class EventParticipant:
     sid: str
     identity: str
     display_name: str = ""
-    kind: str = "standard"
+    kind: str = ParticipantKind.STANDARD
     joined_at: datetime | None = None
     disconnect_reason: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
@@ -108,6 +135,11 @@ class ProviderRecording:
     ended_at: datetime | None = None
     error: str = ""
     files: tuple[RecordingFile, ...] = ()
+    # Per-track recordings (capabilities.per_track_recording): the folder, as Convene's workers see
+    # it, where the media server writes this recording's raw files, all of which begin with
+    # `source_prefix`; post-processing turns them into `files`.
+    source_dir: str = ""
+    source_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,6 +174,8 @@ class NeutralEvent:
     participant: EventParticipant | None = None
     track: EventTrack | None = None
     recording: ProviderRecording | None = None
+    # The event's own bytes when the body held several (stored per event, re-parsed on its own).
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +217,8 @@ class JoinCredentials:
     token: str
     expires_at: datetime
     client_config: dict[str, Any] = field(default_factory=dict)
+    # RTCIceServer dicts for the browser; None: the provider's SDK has its own (the field is left out).
+    ice_servers: tuple[dict[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +235,7 @@ class LiveParticipant:
     sid: str
     identity: str
     display_name: str
-    kind: str  # "standard", "egress", "agent", "ingress", "sip", ...
+    kind: str  # a ParticipantKind value
     joined_at: datetime | None
     metadata: str = ""
 
@@ -208,6 +244,14 @@ class Provider(abc.ABC):
     """One media server family. Implementations live in providers/<name>.py."""
 
     name: str
+    capabilities: Capabilities
+
+    def new_room_name(self) -> str:
+        """The name a new Convene room gets at this provider: opaque and unguessable by default."""
+        return opaque_room_name()
+
+    def create_room(self, *, room: RoomRef) -> None:  # noqa: B027 (optional: most servers create on join)
+        """Create the media room ahead of joins where the server needs it; idempotent."""
 
     @abc.abstractmethod
     def join_credentials(self, *, room: RoomRef, participant: ParticipantSpec, ttl: timedelta) -> JoinCredentials:
@@ -220,6 +264,10 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def remove_participant(self, *, room: RoomRef, identity: str) -> None:
         """Disconnect one participant. Raises ProviderNotFound when not connected."""
+
+    def disconnect(self, *, room: RoomRef, participant_sid: str, identity: str) -> None:
+        """Disconnect one connection (not a bar: the identity may join again)."""
+        self.remove_participant(room=room, identity=identity)
 
     @abc.abstractmethod
     def list_live_rooms(self) -> list[LiveRoom]:
@@ -242,8 +290,9 @@ class Provider(abc.ABC):
         """Recordings the provider knows, by room or by id."""
 
     @abc.abstractmethod
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
-        """Raise BadSignature unless the raw body was signed by this media server."""
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], remote_addr: str = "") -> None:
+        """Raise BadSignature unless the raw body was signed (or sent, for servers that cannot
+        sign, from an allowed address with the right credentials) by this media server."""
 
     @abc.abstractmethod
     def parse_webhook(self, *, body: bytes) -> list[NeutralEvent]:

@@ -30,6 +30,7 @@ from livekit.protocol.webhook import WebhookEvent
 from providers.base import (
     BadPayload,
     BadSignature,
+    Capabilities,
     JoinCredentials,
     LiveParticipant,
     LiveRoom,
@@ -108,6 +109,9 @@ def translate_error(exc: BaseException) -> Exception:
 
 class LiveKitProvider(Provider):
     name = "livekit"
+    capabilities = Capabilities(
+        needs_room_creation=False, composite_recording=True, per_track_recording=False, publish_permissions=True
+    )
 
     def __init__(
         self,
@@ -245,7 +249,7 @@ class LiveKitProvider(Provider):
                 logger.warning("livekit egress skipped: %s", exc)
         return recordings
 
-    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify_webhook(self, *, body: bytes, headers: Mapping[str, str], remote_addr: str = "") -> None:
         """LiveKit signs webhooks with a JWT (HS256, iss = API key, ~5 min validity) whose
         `sha256` claim is base64(sha256(raw body)). A proxy may have added "Bearer "."""
         token = (headers.get("Authorization") or "").strip().removeprefix("Bearer ").strip()

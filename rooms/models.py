@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 
 from core.models import Application, BaseModel
-from providers.base import RoomRef
+from providers.base import RoomRef, opaque_room_name
 
 
 class RoomStatus(models.TextChoices):
@@ -32,8 +31,8 @@ class RecordingPolicy(models.TextChoices):
 
 
 def generate_provider_room_name() -> str:
-    """Opaque and unguessable: it names the room at the provider and is never parsed."""
-    return "cv_" + secrets.token_urlsafe(18)
+    """The default name (providers may choose their own: Provider.new_room_name)."""
+    return opaque_room_name()
 
 
 class Room(BaseModel):

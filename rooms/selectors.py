@@ -34,6 +34,15 @@ def room_get(*, application: Application, room_id) -> Room:
     return room
 
 
+def participant_ids_connected(*, room_id, identity: str) -> list[str]:
+    """The provider participant ids of an identity's connections that are open in our records."""
+    return list(
+        ParticipantSession.objects.filter(
+            call_session__room_id=room_id, identity=identity, left_at__isnull=True
+        ).values_list("provider_participant_id", flat=True)
+    )
+
+
 def room_assert_joinable(*, room: Room, now: datetime) -> None:
     """Raise the error a joiner should see when the room cannot be joined right now."""
     if room.status == RoomStatus.CLOSED:

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
+from providers.registry import KNOWN_PROVIDERS
 from rooms.models import RecordingPolicy, RoomStatus
 from tokens.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 
@@ -21,6 +22,12 @@ class RoomInputSerializer(StrictInputSerializer):
         required=False, help_text="Hold guests in a lobby until a host or the application admits them."
     )
     metadata = JSONObjectField(required=False)
+    provider = serializers.ChoiceField(
+        choices=KNOWN_PROVIDERS,
+        required=False,
+        help_text="The media server for this room (default: the server's CONVENE_DEFAULT_PROVIDER); "
+        "it must be configured on this server.",
+    )
     participants = InvitationInputSerializer(many=True, required=False, max_length=50)
 
     def validate_participants(self, value):

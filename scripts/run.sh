@@ -12,8 +12,18 @@ if [ -f .env ] && grep -Eiq '^DEBUG=(true|1|yes|on)' .env; then
   echo "         production ones included. An earlier 'make run' wrote it: delete it unless you did." >&2
 fi
 .venv/bin/python manage.py migrate --no-input
+janus=""
+if command -v janus >/dev/null && [ -z "${JANUS_URL:-}" ]; then
+  # A private Janus for real calls (rooms with "provider": "janus"), posting events to this server.
+  JANUS_URL="http://127.0.0.1:$(.venv/bin/python -c 'from scripts.localservers import free_port; print(free_port())')/janus"
+  export JANUS_URL
+  .venv/bin/python scripts/janus.py --webhook-url "http://127.0.0.1:${PORT:-8000}/webhooks/janus" \
+    --folder "${CONVENE_VAR_DIR:-var}/janus" &
+  janus=$!
+  echo "Janus on $JANUS_URL"
+fi
 .venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 &
 worker=$!
-trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+trap 'kill $worker $janus 2>/dev/null; wait $worker $janus 2>/dev/null' EXIT INT TERM
 echo "Convene on http://127.0.0.1:${PORT:-8000}  (create an API key: .venv/bin/python manage.py create_application NAME --json)"
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"

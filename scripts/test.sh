@@ -14,6 +14,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 # the page's Janus adapter serves Debian's janus.js.
 command -v chromium >/dev/null || need_apt+=(chromium)
 [ -f /usr/share/javascript/janus-gateway/janus.js ] || need_apt+=(libjs-janus-gateway)
+command -v janus >/dev/null || need_apt+=(janus janus-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} with apt-get"

@@ -4,6 +4,7 @@ that the LiveKit provider talks to over the real wire protocol."""
 from __future__ import annotations
 
 import os
+import secrets
 
 import pytest
 from django.db import connection
@@ -77,3 +78,25 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def janus(settings):
+    """A real Janus (scripts/janus.py) on 127.0.0.1 with random secrets; the Janus provider is
+    configured to use it. Its event handler posts to settings.JANUS_TEST_WEBHOOK_URL when set."""
+    from scripts.janus import JanusServer
+
+    values = {name: secrets.token_urlsafe(32) for name in ("admin_key", "token_secret", "webhook_password")}
+    server = JanusServer(
+        **values,
+        webhook_user="janus",
+        webhook_url=getattr(settings, "JANUS_TEST_WEBHOOK_URL", ""),
+    ).start()
+    settings.JANUS_URL = server.url
+    settings.JANUS_ADMIN_KEY, settings.JANUS_TOKEN_SECRET = values["admin_key"], values["token_secret"]
+    settings.JANUS_WEBHOOK_USER, settings.JANUS_WEBHOOK_PASSWORD = "janus", values["webhook_password"]
+    settings.JANUS_RECORDING_DIR = server.recording_dir
+    providers.get.cache_clear()
+    yield server
+    providers.get.cache_clear()
+    server.cleanup()

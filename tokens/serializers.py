@@ -99,10 +99,16 @@ class CredentialsSerializer(serializers.Serializer):
     identity = serializers.CharField()
     display_name = serializers.CharField()
     role = serializers.CharField()
+    ice_servers = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="RTCIceServer entries (STUN, TURN with short-lived credentials) for the browser; "
+        "absent when the provider's client SDK brings its own.",
+    )
 
 
 def credentials_data(issued) -> dict:
-    return {
+    data = {
         "provider": issued.credentials.provider,
         "server_url": issued.credentials.server_url,
         "token": issued.credentials.token,
@@ -113,6 +119,9 @@ def credentials_data(issued) -> dict:
         "display_name": issued.display_name,
         "role": issued.role,
     }
+    if issued.credentials.ice_servers is not None:
+        data["ice_servers"] = list(issued.credentials.ice_servers)
+    return data
 
 
 def created_invitation_data(invitation, url: str) -> dict:

@@ -13,6 +13,7 @@ from providers.base import EventKind, NeutralEvent
 from recordings.services import recording
 from rooms.models import Room
 from rooms.services import sessions
+from tokens.services import removals
 
 Handler = Callable[..., object]
 
@@ -22,7 +23,7 @@ HANDLERS: dict[str, tuple[Handler, ...]] = {
     EventKind.PARTICIPANT_JOINED: (sessions.participant_joined, recording.recording_gate_on_join),
     EventKind.PARTICIPANT_LEFT: (sessions.participant_left,),
     EventKind.PARTICIPANT_ABORTED: (sessions.participant_connection_aborted,),
-    EventKind.TRACK_PUBLISHED: (sessions.track_published,),
+    EventKind.TRACK_PUBLISHED: (sessions.track_published, removals.participant_publish_check),
     EventKind.TRACK_UNPUBLISHED: (sessions.track_unpublished,),
     EventKind.RECORDING_STARTED: (recording.recording_apply_event,),
     EventKind.RECORDING_UPDATED: (recording.recording_apply_event,),

@@ -61,7 +61,7 @@ def inbound_events_store(*, provider_name: str, body: bytes, events: list[Neutra
                     event.room_name,
                     event.occurred_at,
                     now,
-                    body,
+                    body if event.raw is None else event.raw,
                     InboundEventStatus.PENDING,
                 ],
             )

@@ -17,8 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 import providers
 from core.errors import error_body
+from core.services import request_ip
 from providers.base import BadPayload, BadSignature
-from providers.registry import KNOWN_PROVIDERS
+from providers.registry import configured_providers
 from webhooks.services import inbound_events_store
 
 logger = logging.getLogger(__name__)
@@ -42,14 +43,15 @@ def webhook_receive(request: HttpRequest, provider_name: str) -> JsonResponse:
         response = JsonResponse(error_body("method_not_allowed", "Only POST is allowed."), status=405)
         response["Allow"] = "POST"
         return response
-    if provider_name not in KNOWN_PROVIDERS:
+    if provider_name not in configured_providers():
         return JsonResponse(error_body("not_found", "Unknown provider."), status=404)
     body = _read_body(request, settings.CONVENE_WEBHOOK_MAX_BYTES)
     if body is None:
         return JsonResponse(error_body("payload_too_large", "Webhook body too large."), status=413)
     provider = providers.get(provider_name)
     try:
-        provider.verify_webhook(body=body, headers=request.headers)
+        # The sender's address as the proxies in front report it (Janus is believed only from its network).
+        provider.verify_webhook(body=body, headers=request.headers, remote_addr=request_ip(request) or "")
     except BadSignature as exc:
         logger.warning("webhook refused provider=%s reason=%s", provider_name, exc)
         return JsonResponse(error_body("bad_signature", "Webhook signature does not verify."), status=401)

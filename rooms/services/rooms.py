@@ -19,6 +19,7 @@ from core.errors import Conflict, ConveneError
 from core.models import Application
 from core.services import audit_record
 from providers.base import ProviderError
+from providers.registry import configured_providers
 from rooms.models import RecordingPolicy, Room, RoomStatus
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,36 @@ def _check_consent_notice(*, application: Application, recording_policy: str | N
         )
 
 
+def _provider_for_new_room(name: str | None) -> str:
+    """The provider a new room goes to: the one asked for, else CONVENE_DEFAULT_PROVIDER; it must
+    be configured here."""
+    name = name or settings.CONVENE_DEFAULT_PROVIDER
+    if name not in configured_providers():
+        raise ConveneError(
+            f"Provider {name!r} is not configured on this server.",
+            code="provider_not_configured",
+            details={"provider": name, "configured": list(configured_providers())},
+        )
+    return name
+
+
+def _create_at_provider(room: Room) -> None:
+    """Create the media room ahead of joins where the server needs it (Janus). A failure is
+    logged only: the provider creates it again, lazily, before the first join."""
+    provider = providers.get(room.provider)
+    if not provider.capabilities.needs_room_creation:
+        return
+    try:
+        provider.create_room(room=room.as_provider_ref())
+    except ProviderError as exc:
+        logger.warning("provider room create failed room=%s error=%s; created on first join", room.pk, exc)
+
+
 def room_create(
     *,
     application: Application,
     external_id: str | None = None,
+    provider: str | None = None,
     participants: list[dict[str, Any]] | None = None,
     request=None,
     **fields: Any,
@@ -82,13 +109,15 @@ def room_create(
 
     _check_window(fields.get("opens_at"), fields.get("closes_at"))
     _check_consent_notice(application=application, recording_policy=fields.get("recording_policy"))
+    provider = _provider_for_new_room(provider)
     now = timezone.now()
     try:
         with transaction.atomic():
             room = Room.objects.create(
                 application=application,
                 external_id=external_id or None,
-                provider=settings.CONVENE_DEFAULT_PROVIDER,
+                provider=provider,
+                provider_room_name=providers.get(provider).new_room_name(),
                 status=_initial_status(opens_at=fields.get("opens_at"), now=now),
                 **{k: v for k, v in fields.items() if k in ROOM_FIELDS},
             )
@@ -102,6 +131,7 @@ def room_create(
             return existing, False, []
         raise
     logger.info("room created room=%s application=%s", room.pk, application.pk)
+    _create_at_provider(room)
     return room, True, links
 
 

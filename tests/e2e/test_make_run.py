@@ -127,12 +127,12 @@ def make_run(tmp_path_factory):
         run.stop()
 
 
-def _room_with_link(run: MakeRun) -> tuple[SimpleNamespace, str, str]:
+def _room_with_link(run: MakeRun, **fields) -> tuple[SimpleNamespace, str, str]:
     api_key = json.loads(run.manage("create_application", new_guid("app-"), "--json"))["api_key"]
     response = requests.post(
         run.base_url + "/api/v1/rooms",
         headers={"Authorization": f"Api-Key {api_key}"},
-        json={"title": "Embedded", "participants": [{"display_name": "Patient", "role": "guest"}]},
+        json={"title": "Embedded", "participants": [{"display_name": "Patient", "role": "guest"}], **fields},
         timeout=30,
     )
     assert response.status_code == 201, response.text
@@ -212,3 +212,13 @@ def test_the_embedded_mode_writes_only_under_its_var_directory_and_no_env_file(m
     assert {"convene.sqlite3", "celery-queue", "celery-control"} <= written, written
     assert any(name.startswith("celerybeat-schedule") for name in written), written
     assert any((make_run.var_dir / "celery-control").glob("*.exchange"))
+
+
+def test_make_run_starts_a_private_janus_that_janus_rooms_use(make_run):
+    room, secret, _ = _room_with_link(make_run, provider="janus")
+    joined = requests.post(f"{make_run.base_url}/api/v1/join/{secret}", timeout=30).json()
+    assert joined["provider"] == "janus" and joined["room_name"] == room.provider_room_name
+    session = requests.post(
+        joined["server_url"], json={"janus": "create", "transaction": "t", "token": joined["token"]}, timeout=10
+    )
+    assert session.json()["janus"] == "success"

@@ -17,6 +17,7 @@ from tokens.services.lobby import (
     lobby_touch,
 )
 from tokens.services.removals import (
+    participant_publish_check,
     participant_removal_attempt,
     participant_removal_renew,
     participant_removal_retry,
@@ -37,6 +38,7 @@ __all__ = [
     "lobby_is_host",
     "lobby_list",
     "lobby_touch",
+    "participant_publish_check",
     "participant_removal_attempt",
     "participant_removal_renew",
     "participant_removal_retry",

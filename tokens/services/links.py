@@ -15,11 +15,11 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 import providers
-from core.errors import Conflict, ConveneError, Gone
+from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import AuditEvent
 from core.rows import prepared_cursor
 from core.services import audit_event, audit_record, audit_write
-from providers.base import JoinCredentials, ParticipantSpec
+from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
 from rooms.services import room_mark_open
@@ -266,7 +266,15 @@ def _mint(
         attributes={"convene.role": role, **attributes},
     )
     ttl = timedelta(seconds=settings.CONVENE_TOKEN_TTL_SECONDS)
-    credentials = providers.get(room.provider).join_credentials(room=room.as_provider_ref(), participant=spec, ttl=ttl)
+    try:  # LiveKit's are minted locally; Janus is asked to admit the token to the room
+        credentials = providers.get(room.provider).join_credentials(
+            room=room.as_provider_ref(), participant=spec, ttl=ttl
+        )
+    except ProviderError as exc:
+        logger.warning("join credentials failed room=%s error=%s", room.pk, exc)
+        raise ServiceUnavailable(
+            "The media server cannot admit anyone right now; try again shortly.", code="provider_unavailable"
+        ) from None
     event = audit_event(
         action="token.issue",
         object_type="room",

@@ -19,9 +19,10 @@ from django.utils import timezone
 import providers
 from core.errors import Conflict, ConveneError, Forbidden
 from core.services import audit_record
-from providers.base import ProviderError, ProviderNotFound
-from rooms.models import Room, RoomStatus
+from providers.base import NeutralEvent, ProviderError, ProviderNotFound
+from rooms.models import ParticipantSession, Room, RoomStatus
 from tokens.models import Invitation, ParticipantRemoval, RemovalReason
+from tokens.roles import role_grants
 
 logger = logging.getLogger(__name__)
 
@@ -189,3 +190,44 @@ def participant_refusal(removal: ParticipantRemoval) -> ConveneError:
     if removal.reason == RemovalReason.LINK_REVOKED:
         return Conflict("This identity's access to the room was revoked.", code="identity_revoked")
     return Forbidden("This participant was removed from the room.", code="participant_removed")
+
+
+def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
+    """A track published by a connection whose role may not publish it: disconnect that
+    connection after this transaction commits. Only for providers that cannot refuse the publish
+    themselves (Janus: its tokens carry no permissions), so this acts after the fact. A
+    connection Convene has not yet tied to a role (its join event not applied yet) is left alone."""
+    provider = providers.get(room.provider)
+    if provider.capabilities.publish_permissions or event.participant is None or event.track is None:
+        return None
+    participant = (
+        ParticipantSession.objects.filter(call_session__room=room, provider_participant_id=event.participant.sid)
+        .exclude(role="")
+        .order_by("-created_at")
+        .first()
+    )
+    if participant is None or participant.role not in settings.CONVENE_ROLES:
+        return None
+    grants = role_grants(participant.role)
+    source = event.track.source
+    if grants.can_publish and (source == "unknown" or not grants.publish_sources or source in grants.publish_sources):
+        return None
+    logger.warning("publish beyond role; disconnecting room=%s role=%s", room.pk, participant.role)
+    audit_record(
+        action="participant.disconnect",
+        object_type="room",
+        object_id=room.pk,
+        application=room.application,
+        actor=("system", "role_enforcement"),
+        details={"identity": participant.identity, "role": participant.role, "source": source},
+    )
+    ref, sid, identity = room.as_provider_ref(), participant.provider_participant_id, participant.identity
+
+    def disconnect() -> None:
+        try:
+            provider.disconnect(room=ref, participant_sid=sid, identity=identity)
+        except ProviderError as exc:
+            logger.warning("role enforcement disconnect failed room=%s error=%s", room.pk, exc)
+
+    transaction.on_commit(disconnect, robust=True)
+    return None

@@ -1,0 +1,96 @@
+"""scripts/janus.py: a private Janus started from a configuration of its own answers its HTTP API
+with the secrets it was given, creates rooms only with the admin key, and posts its events to the
+configured receiver with basic auth."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from scripts.janus import JanusServer
+from scripts.localservers import free_port
+
+
+def _post(server: JanusServer, path: str, body: dict, *, apisecret: str = "api-secret") -> dict:
+    payload = {"transaction": "t", "apisecret": apisecret, **body}
+    return requests.post(server.url + path, json=payload, timeout=5).json()
+
+
+def _videoroom(server: JanusServer, body: dict) -> dict:
+    session = _post(server, "", {"janus": "create"})["data"]["id"]
+    handle = _post(server, f"/{session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"})["data"]["id"]
+    return _post(server, f"/{session}/{handle}", {"janus": "message", "body": body})["plugindata"]["data"]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    posts: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.posts.append((self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.posts = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Receiver)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def janus(receiver):
+    server = JanusServer(
+        admin_key="admin-key",
+        token_secret="token-secret",
+        api_secret="api-secret",
+        webhook_url=f"http://127.0.0.1:{receiver.server_port}/webhooks/janus",
+        webhook_user="janus",
+        webhook_password="hook-password",
+    ).start()
+    yield server
+    server.cleanup()
+
+
+def test_janus_refuses_requests_without_its_api_secret(janus):
+    answer = _post(janus, "", {"janus": "create"}, apisecret="wrong")
+    assert answer["janus"] == "error" and answer["error"]["code"] == 403
+
+
+def test_a_room_is_created_with_the_admin_key_and_refused_without_it(janus):
+    assert _videoroom(janus, {"request": "create", "room": 7, "admin_key": "admin-key"})["videoroom"] == "created"
+    assert _videoroom(janus, {"request": "create", "room": 8})["error_code"] == 429
+
+
+def test_videoroom_events_reach_the_receiver_grouped_with_basic_auth(janus, receiver):
+    _videoroom(janus, {"request": "create", "room": 9, "admin_key": "admin-key"})
+    deadline = time.monotonic() + 10
+    while not _Receiver.posts and time.monotonic() < deadline:
+        time.sleep(0.05)
+    expected = "Basic " + base64.b64encode(b"janus:hook-password").decode()
+    assert _Receiver.posts and all(auth == expected for auth, _ in _Receiver.posts)
+    assert all(isinstance(batch, list) for _, batch in _Receiver.posts)
+    events = [event for _, batch in _Receiver.posts for event in batch]
+    assert [e["event"]["data"] for e in events if e["type"] == 64] == [{"event": "created", "room": 9}]
+    assert {e["type"] for e in events} == {64}  # only the VideoRoom's events: nothing else carries a room
+
+
+def test_stopping_ends_the_process_and_cleanup_removes_its_folder(receiver):
+    server = JanusServer(admin_key="k", token_secret="t").start()
+    process = server.process
+    server.cleanup()
+    assert process.poll() is not None and not server.root.exists()
