@@ -4,9 +4,11 @@ none of Chromium's background traffic; plus an axe-core scan and a record of eve
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -105,3 +107,11 @@ class RequestLog:
 
     def origins(self) -> set[str]:
         return {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in self.urls if "://" in url}
+
+
+def screenshot(page: Page, name: str) -> None:
+    """A full-page PNG in $CONVENE_SCREENSHOTS, when set (to look at the screens)."""
+    folder = os.environ.get("CONVENE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)

@@ -5,11 +5,9 @@ when set (to look at them)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -17,7 +15,7 @@ from django.utils import timezone
 from recordings.models import ConsentEvent, Recording, RecordingStatus
 from recordings.services.consent import consent_notice_publish
 from rooms.models import ConnectionTelemetry, RecordingPolicy, RoomStatus
-from tests.browser import RequestLog, chromium, in_thread, serious_accessibility_violations
+from tests.browser import RequestLog, chromium, in_thread, screenshot, serious_accessibility_violations
 from tests.factories import InvitationFactory, RoomFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,13 +30,6 @@ def _generous_join_limits_and_short_streams(settings, transactional_db, live_ser
     # The browser is closed by now; let the live server's last event streams end while the
     # database is still open to them.
     time.sleep(settings.CONVENE_JOIN_EVENTS_STREAM_SECONDS + 1)
-
-
-def screenshot(page, name: str) -> None:
-    folder = os.environ.get("CONVENE_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
 
 
 def open_page(people, live_server, secret: str):

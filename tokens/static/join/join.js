@@ -212,6 +212,7 @@ function renderTiles(tiles) {
       element = document.createElement("figure");
       element.className = "tile";
       element.dataset.key = tile.key;
+      if (tile.local) element.dataset.local = "true";
       const video = document.createElement("video");
       video.autoplay = video.playsInline = true;
       video.muted = true;
@@ -232,8 +233,10 @@ function attach(element, track, autoplay = false) {
   const current = element.srcObject?.getTracks()[0];
   if (current === track) return;
   element.srcObject = track ? new MediaStream([track]) : null;
-  element.hidden = !track && element.tagName === "VIDEO" ? false : element.hidden;
   if (autoplay && track) element.play().catch(() => {});
+  if (track && track.kind === "video" && !element.closest(".tile")?.dataset.local) {
+    element.requestVideoFrameCallback?.(() => (page.firstRemoteFrameAt ??= performance.now()));
+  }
 }
 
 // Convene's own view of the room, live from the page's first moment: recording state, the

@@ -1,0 +1,81 @@
+"""A call through the join page on Janus, two browsers: run by test_join_page_janus_call.py inside a
+private network namespace (media cannot flow on loopback alone), never collected on its own."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from rooms.models import ConnectionTelemetry
+from tests.browser import chromium, in_thread, screenshot, serious_accessibility_violations
+
+pytestmark = pytest.mark.django_db(transaction=True)
+RUNS = 3
+
+
+@pytest.fixture(autouse=True)
+def _page_settings(settings, janus):
+    settings.CONVENE_JOIN_RATE_LIMIT = "1000/min"
+    settings.CONVENE_JOIN_EVENTS_STREAM_SECONDS = 1
+    yield
+    time.sleep(2)  # the pages' last event streams end while the database is open to them
+
+
+def _room_links(app_client) -> list[str]:
+    people = [{"role": "host", "display_name": "Dr. Lee"}, {"role": "guest", "display_name": "Ana Souza"}]
+    response = app_client.post("/api/v1/rooms", {"provider": "janus", "participants": people}, format="json")
+    assert response.status_code == 201, response.content
+    return [link["url"].rsplit("/", 1)[1] for link in response.json()["participants"]]
+
+
+def _join(page, live_server, secret: str) -> None:
+    page.goto(f"{live_server.url}/join/{secret}")
+    page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+    page.locator("#join-button").click()
+
+
+def _remote_video_playing(page) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tile video')].some((v, i) => i > 0 && v.videoWidth > 0)",
+        timeout=20_000,
+    )
+
+
+def test_two_people_see_each_other_through_the_join_page(app_client, live_server):
+    to_joined, to_first_frame = [], []
+    with chromium() as people:
+        for run in range(RUNS):
+            host_secret, guest_secret = in_thread(lambda: _room_links(app_client))
+            host, guest = people.new_page(), people.new_page()
+            _join(host, live_server, host_secret)
+            _join(guest, live_server, guest_secret)
+            for page in (host, guest):
+                page.locator("#screen-call").wait_for(state="visible", timeout=20_000)
+                _remote_video_playing(page)
+                to_joined.append(page.evaluate("() => window.convene.joinedAt") / 1000)
+            # The guest joins second: the host's video is there to receive from their first moment.
+            first_frame = guest.evaluate("() => window.convene.firstRemoteFrameAt - window.convene.joinedAt")
+            to_first_frame.append(first_frame / 1000)
+            assert host.locator(".tile .name").all_inner_texts() == ["Dr. Lee (You)", "Ana Souza"]
+            if run == 0:
+                screenshot(guest, "in-call-janus")
+                assert serious_accessibility_violations(guest) == []
+                guest.locator("#mic-toggle").click()
+                assert guest.locator("#mic-toggle").get_attribute("aria-pressed") == "true"
+                time.sleep(6)  # one telemetry sample
+                guest.locator("#leave-button").click()
+                guest.locator("#screen-end").wait_for(state="visible")
+                assert guest.locator("#end-heading").inner_text() == "You left the call"
+            host.context.close()
+            guest.context.close()
+    rows = list(ConnectionTelemetry.objects.filter(provider="janus"))
+    sampled = [row for row in rows if row.samples]
+    assert sampled, "no telemetry sample arrived"
+    assert any(s["frames_decoded"] > 0 and s["candidate_type"] for row in sampled for s in row.samples)
+    print(
+        f"\njoin page on Janus, p50 over {len(to_joined)} page loads: page load to joined "
+        f"{statistics.median(to_joined) * 1000:.0f} ms; joined to the first remote video frame "
+        f"{statistics.median(to_first_frame) * 1000:.0f} ms"
+    )
