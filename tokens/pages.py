@@ -31,7 +31,7 @@ def media_server_origins() -> list[str]:
     """Where the page's provider adapters connect: each media server's origin, over HTTP(S) and
     WebSocket (LiveKit signals over wss://, Janus over https://)."""
     origins = []
-    janus = getattr(settings, "JANUS_CLIENT_URL", "") or getattr(settings, "JANUS_URL", "")  # the Janus provider's
+    janus = settings.JANUS_CLIENT_URL or settings.JANUS_URL
     for url in (settings.LIVEKIT_CLIENT_URL or settings.LIVEKIT_URL, janus):
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:

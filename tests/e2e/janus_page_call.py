@@ -23,11 +23,13 @@ def _page_settings(settings, janus):
     time.sleep(2)  # the pages' last event streams end while the database is open to them
 
 
-def _room_links(app_client) -> list[str]:
+def _room_links(app_client) -> tuple[str, str, str]:
+    """A Janus room for a host and a guest: (room id, host's link secret, guest's link secret)."""
     people = [{"role": "host", "display_name": "Dr. Lee"}, {"role": "guest", "display_name": "Ana Souza"}]
     response = app_client.post("/api/v1/rooms", {"provider": "janus", "participants": people}, format="json")
     assert response.status_code == 201, response.content
-    return [link["url"].rsplit("/", 1)[1] for link in response.json()["participants"]]
+    host, guest = (link["url"].rsplit("/", 1)[1] for link in response.json()["participants"])
+    return response.json()["id"], host, guest
 
 
 def _join(page, live_server, secret: str) -> None:
@@ -47,7 +49,7 @@ def test_two_people_see_each_other_through_the_join_page(app_client, live_server
     to_joined, to_first_frame = [], []
     with chromium() as people:
         for run in range(RUNS):
-            host_secret, guest_secret = in_thread(lambda: _room_links(app_client))
+            room_id, host_secret, guest_secret = in_thread(lambda: _room_links(app_client))
             host, guest = people.new_page(), people.new_page()
             _join(host, live_server, host_secret)
             _join(guest, live_server, guest_secret)
@@ -68,6 +70,13 @@ def test_two_people_see_each_other_through_the_join_page(app_client, live_server
                 guest.locator("#leave-button").click()
                 guest.locator("#screen-end").wait_for(state="visible")
                 assert guest.locator("#end-heading").inner_text() == "You left the call"
+            elif run == 1:
+                closed = in_thread(lambda room_id=room_id: app_client.post(f"/api/v1/rooms/{room_id}/close"))
+                assert closed.status_code == 200
+                for page in (host, guest):
+                    page.locator("#screen-end").wait_for(state="visible", timeout=5000)
+                    assert page.locator("#end-heading").inner_text() == "The call has ended"
+                screenshot(guest, "ended")
             host.context.close()
             guest.context.close()
     rows = list(ConnectionTelemetry.objects.filter(provider="janus"))
