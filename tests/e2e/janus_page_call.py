@@ -9,7 +9,7 @@ import time
 import pytest
 
 from rooms.models import ConnectionTelemetry, ParticipantSession
-from tests.browser import chromium, in_thread, screenshot, serious_accessibility_violations
+from tests.browser import RequestLog, chromium, in_thread, screenshot, serious_accessibility_violations
 from tokens.models import Invitation
 from webhooks.models import InboundEvent, InboundEventStatus
 from webhooks.services import inbound_event_process
@@ -68,12 +68,14 @@ def _remote_video_playing(page) -> None:
     )
 
 
-def test_two_people_see_each_other_through_the_join_page(app_client, live_server):
+def test_two_people_see_each_other_through_the_join_page(app_client, live_server, settings):
     to_joined, to_first_frame = [], []
+    janus_origin = settings.JANUS_URL.removesuffix("/janus")
     with chromium() as people:
         for run in range(RUNS):
             room_id, host_secret, guest_secret = in_thread(lambda: _room_links(app_client))
             host, guest = people.new_page(), people.new_page()
+            requests = RequestLog(guest)
             _join(host, live_server, host_secret)
             _join(guest, live_server, guest_secret)
             for page in (host, guest):
@@ -84,6 +86,7 @@ def test_two_people_see_each_other_through_the_join_page(app_client, live_server
             first_frame = guest.evaluate("() => window.convene.firstRemoteFrameAt - window.convene.joinedAt")
             to_first_frame.append(first_frame / 1000)
             assert host.locator(".tile .name").all_inner_texts() == ["Dr. Lee (You)", "Ana Souza"]
+            assert requests.origins() == {live_server.url, janus_origin}  # Convene and the media server only
             if run == 0:
                 screenshot(guest, "in-call-janus")
                 assert serious_accessibility_violations(guest) == []
