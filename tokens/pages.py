@@ -13,18 +13,38 @@ from urllib.parse import urlsplit
 
 from csp.decorators import csp
 from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core import checks
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import ConveneError, NotFound
 from core.throttling import JoinRateThrottle
+from providers.registry import configured_providers
 from recordings.selectors import consent_requirement
 from tokens.join_text import page_text, state_text
 from tokens.models import Invitation
 from tokens.roles import role_grants
 from tokens.selectors import invitation_by_secret
 from tokens.services import invitation_assert_usable
+
+# The browser libraries scripts/bootstrap.sh installs into the static files, by provider.
+VENDOR_FILES = {"livekit": "join/vendor/livekit-client.umd.js", "janus": "join/vendor/janus.js"}
+
+
+@checks.register(checks.Tags.staticfiles)
+def check_join_page_libraries(app_configs, **kwargs):
+    """The page of a room on a provider whose library is missing cannot connect: say so at start."""
+    return [
+        checks.Warning(
+            f"The join page's {provider} library ({path}) is not in the static files: join pages of "
+            f"{provider} rooms cannot connect. Run scripts/bootstrap.sh (before collectstatic).",
+            id="convene.W101",
+        )
+        for provider, path in VENDOR_FILES.items()
+        if provider in configured_providers() and finders.find(path) is None
+    ]
 
 
 def media_server_origins() -> list[str]:

@@ -105,3 +105,12 @@ def test_the_page_and_its_event_stream_urls_are_redacted_in_logs():
     link = InvitationFactory()
     for line in (f"GET /join/{link.secret} HTTP/1.1", f"GET /api/v1/join/{link.secret}/events HTTP/1.1"):
         assert link.secret not in redact(line)
+
+
+def test_a_missing_browser_library_is_a_startup_warning(settings, monkeypatch):
+    from tokens import pages
+
+    assert pages.check_join_page_libraries(None) == []  # make test installs them (scripts/bootstrap.sh)
+    monkeypatch.setattr(pages.finders, "find", lambda path: None)
+    warnings = pages.check_join_page_libraries(None)
+    assert [w.id for w in warnings] == ["convene.W101"] and "livekit-client" in warnings[0].msg
