@@ -3,8 +3,21 @@
 from django.contrib import admin
 
 from rooms.models import CallSession, ConnectionTelemetry, ParticipantSession, Room
-from rooms.services import telemetry_summary
+from rooms.services import telemetry_by_participant, telemetry_summary
 from tokens.models import Invitation
+
+
+def quality_line(summary: dict) -> str:
+    """A participant's telemetry summary on one line, for the session's page in the admin."""
+    def measure(name: str, unit: str) -> str:
+        value = summary.get(name)
+        return f"{value['median']:g}/{value['worst']:g} {unit}" if value else "-"
+
+    return (
+        f"RTT {measure('rtt_ms', 'ms')}, jitter {measure('jitter_ms', 'ms')}, loss {measure('packet_loss_pct', '%')}, "
+        f"in {measure('bitrate_in_kbps', 'kbps')}; reconnects {summary['reconnects']}, "
+        f"ICE failures {summary['ice_failures']}, relay {'yes' if summary['relay_used'] else 'no'}"
+    )
 
 
 class InvitationInline(admin.TabularInline):
@@ -46,10 +59,17 @@ class ParticipantSessionInline(admin.TabularInline):
         "left_at",
         "disconnect_reason",
         "connection_aborted",
+        "quality",
     )
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="quality (median / worst)")
+    def quality(self, participant):
+        """What the participant's join page reported: "why was the call bad for this patient"."""
+        summary = telemetry_by_participant(session=participant.call_session).get(participant.pk)
+        return quality_line(summary) if summary else "-"
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -72,6 +72,10 @@ def test_the_session_shows_each_participants_quality_summary(app_client, anon_cl
     assert quality["bitrate_in_kbps"] == {"median": 700, "worst": 100}
     assert quality["reconnects"] == 1 and quality["relay_used"] is True
     assert quality["quality_limitations"] == ["bandwidth"]
+    staff = get_user_model().objects.create_superuser("support", "s@example.org", "pw-long-enough-123")
+    app_client.force_login(staff)
+    page = app_client.get(f"/admin/rooms/callsession/{session.pk}/change/").content.decode()
+    assert "RTT 60/300 ms" in page and "loss 1/12 %" in page and "relay yes" in page
 
 
 def test_a_participant_whose_page_reported_nothing_has_no_quality(app_client):
