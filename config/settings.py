@@ -100,7 +100,17 @@ CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_EMPTY_TIMEOUT_SECONDS
 CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS = env.int("CONVENE_ROOM_DEPARTURE_TIMEOUT_SECONDS", default=20)
 # Join limits (token buckets per client address, shared through Redis): successful joins, and
 # separately failed attempts (unknown or refused links) per client address and per link.
+# Waiting rooms: links of these roles admit guests (and never wait); a guest waits at most
+# CONVENE_LOBBY_WAIT_SECONDS, and leaves the lobby when their page stops listening for that long.
+CONVENE_LOBBY_HOST_ROLES = env.list("CONVENE_LOBBY_HOST_ROLES", default=["host"])
+CONVENE_LOBBY_WAIT_SECONDS = env.int("CONVENE_LOBBY_WAIT_SECONDS", default=900)
+CONVENE_LOBBY_PRESENCE_SECONDS = env.int("CONVENE_LOBBY_PRESENCE_SECONDS", default=45)
 CONVENE_JOIN_RATE_LIMIT = env.str("CONVENE_JOIN_RATE_LIMIT", default="30/min")
+CONVENE_JOIN_EVENTS_RATE_LIMIT = env.str("CONVENE_JOIN_EVENTS_RATE_LIMIT", default="120/min")
+CONVENE_JOIN_EVENTS_STREAM_SECONDS = env.int("CONVENE_JOIN_EVENTS_STREAM_SECONDS", default=25)
+# The join page reports a batch every few seconds (more when something happens); bodies up to 16 KB.
+CONVENE_TELEMETRY_RATE_LIMIT = env.str("CONVENE_TELEMETRY_RATE_LIMIT", default="30/min")
+CONVENE_TELEMETRY_MAX_BYTES = env.int("CONVENE_TELEMETRY_MAX_BYTES", default=16 * 1024)
 CONVENE_JOIN_FAILURE_LIMIT = env.str("CONVENE_JOIN_FAILURE_LIMIT", default="10/min")
 CONVENE_JOIN_LINK_FAILURE_LIMIT = env.str("CONVENE_JOIN_LINK_FAILURE_LIMIT", default="30/min")
 # With NUM_PROXIES > 0, X-Forwarded-For is believed only on connections from these addresses or
@@ -219,6 +229,9 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: it answers preflights for the join endpoints
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Sets the join page's Content-Security-Policy (tokens/pages.py); no global policy (None): the
+    # admin and the API docs keep their own inline scripts.
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -402,6 +415,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+CONTENT_SECURITY_POLICY = None
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

@@ -34,7 +34,19 @@ from rooms.views import (
     SessionDetailApi,
     SessionListApi,
 )
-from tokens.views import InvitationDetailApi, JoinApi, ParticipantRemoveApi, RoomInvitationsApi, RoomTokenApi
+from tokens.events import join_events
+from tokens.pages import join_page
+from tokens.views import (
+    InvitationDetailApi,
+    JoinApi,
+    JoinLobbyDecisionApi,
+    JoinTelemetryApi,
+    ParticipantRemoveApi,
+    RoomInvitationsApi,
+    RoomLobbyApi,
+    RoomLobbyDecisionApi,
+    RoomTokenApi,
+)
 from webhooks.views import webhook_receive
 
 api_v1 = [
@@ -54,6 +66,25 @@ api_v1 = [
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
     path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
+    path("join/<str:secret>/events", join_events, name="join-events"),
+    path("join/<str:secret>/telemetry", JoinTelemetryApi.as_view(), name="join-telemetry"),
+    *(
+        path(
+            f"join/<str:secret>/lobby/<uuid:entry_id>/{action}",
+            JoinLobbyDecisionApi.as_view(decision=decision),
+            name=f"join-lobby-{action}",
+        )
+        for action, decision in (("admit", "admitted"), ("deny", "denied"))
+    ),
+    path("rooms/<uuid:room_id>/lobby", RoomLobbyApi.as_view(), name="room-lobby"),
+    *(
+        path(
+            f"rooms/<uuid:room_id>/lobby/<uuid:entry_id>/{action}",
+            RoomLobbyDecisionApi.as_view(decision=decision),
+            name=f"room-lobby-{action}",
+        )
+        for action, decision in (("admit", "admitted"), ("deny", "denied"))
+    ),
     path("consent-notices", ConsentNoticesApi.as_view(), name="consent-notices"),
     path("rooms/<uuid:room_id>/consents", RoomConsentsApi.as_view(), name="room-consents"),
     path("rooms/<uuid:room_id>/recordings", RoomRecordingsApi.as_view(), name="room-recordings"),
@@ -87,6 +118,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("webhooks/<str:provider_name>", webhook_receive, name="webhook-receive"),
     path("admin/", admin.site.urls),
+    path("join/<str:secret>", join_page, name="join-page"),
     path("api/v1/", include(api_v1)),
 ]
 

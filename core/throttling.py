@@ -125,13 +125,16 @@ class JoinRateThrottle(BaseThrottle):
     JoinThrottled, which reports the failures). The client address is core.services.request_ip."""
 
     scope = "join"
+    rate_setting = "CONVENE_JOIN_RATE_LIMIT"
+    per_link = False  # the successful-use bucket is per client address, or per link
 
     def allow_request(self, request, view) -> bool:
         client = request_ip(request) or "unknown"
         secret = getattr(view, "kwargs", {}).get("secret", "")
         link = hashlib.sha256(secret.encode()).hexdigest()[:32]  # never the secret itself
-        prefix = f"convene:throttle:{self.scope}"
-        self._keys = [f"{prefix}:ok:{client}", f"{prefix}:failed:{client}", f"{prefix}:failed-link:{link}"]
+        prefix = "convene:throttle:join"  # failed attempts count alike on every join endpoint
+        ok = f"convene:throttle:{self.scope}:ok:{link if self.per_link else client}"
+        self._keys = [ok, f"{prefix}:failed:{client}", f"{prefix}:failed-link:{link}"]
         admitted, self._wait = self._run("admit")
         if admitted:
             request.join_throttle = self
@@ -146,7 +149,7 @@ class JoinRateThrottle(BaseThrottle):
 
     def _run(self, op: str) -> tuple[bool, float]:
         limits = [
-            parse_rate(settings.CONVENE_JOIN_RATE_LIMIT),
+            parse_rate(getattr(settings, self.rate_setting)),
             parse_rate(settings.CONVENE_JOIN_FAILURE_LIMIT),
             parse_rate(settings.CONVENE_JOIN_LINK_FAILURE_LIMIT),
         ]
@@ -160,6 +163,24 @@ class JoinRateThrottle(BaseThrottle):
             logger.warning("rate limiter unavailable, letting the request through: %s", type(exc).__name__)
             return True, 0.0
         return bool(admitted), wait_ms / 1000
+
+
+class JoinEventsThrottle(JoinRateThrottle):
+    """The join page's event stream (reconnected every few dozen seconds while a page is open):
+    its own bucket for successful use (CONVENE_JOIN_EVENTS_RATE_LIMIT), so listening never uses
+    up the joins; failed attempts count in the join endpoints' failure buckets."""
+
+    scope = "join-events"
+    rate_setting = "CONVENE_JOIN_EVENTS_RATE_LIMIT"
+
+
+class JoinTelemetryThrottle(JoinRateThrottle):
+    """The join page's telemetry: CONVENE_TELEMETRY_RATE_LIMIT reports per link (per participant,
+    whatever their address), on a bucket of its own."""
+
+    scope = "join-telemetry"
+    rate_setting = "CONVENE_TELEMETRY_RATE_LIMIT"
+    per_link = True
 
 
 class JoinThrottled:

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
-from recordings.models import ConsentEvent, ConsentNotice, Recording, notice_hash
+from recordings.models import ConsentEvent, ConsentNotice, Recording, RecordingStatus, notice_hash
 from rooms.models import PERSON_KINDS, ParticipantSession, RecordingPolicy, Room
 
 
@@ -123,3 +123,11 @@ def room_consents(*, room: Room) -> dict:
     ]
     ledger = list(ConsentEvent.objects.filter(room=room).order_by("id"))
     return {"room_id": room.pk, "notice": notice, "participants": states, "ledger": ledger}
+
+
+def room_is_recording(*, room: Room) -> bool:
+    """Whether the room is being recorded (or about to be), as the join page shows it: a stop
+    asked for (ending) already counts as off."""
+    return Recording.objects.filter(
+        room=room, status__in=(RecordingStatus.REQUESTED, RecordingStatus.STARTING, RecordingStatus.ACTIVE)
+    ).exists()

@@ -2,8 +2,22 @@
 
 from django.contrib import admin
 
-from rooms.models import CallSession, ParticipantSession, Room
+from rooms.models import CallSession, ConnectionTelemetry, ParticipantSession, Room
+from rooms.services import telemetry_by_participant, telemetry_summary
 from tokens.models import Invitation
+
+
+def quality_line(summary: dict) -> str:
+    """A participant's telemetry summary on one line, for the session's page in the admin."""
+    def measure(name: str, unit: str) -> str:
+        value = summary.get(name)
+        return f"{value['median']:g}/{value['worst']:g} {unit}" if value else "-"
+
+    return (
+        f"RTT {measure('rtt_ms', 'ms')}, jitter {measure('jitter_ms', 'ms')}, loss {measure('packet_loss_pct', '%')}, "
+        f"in {measure('bitrate_in_kbps', 'kbps')}; reconnects {summary['reconnects']}, "
+        f"ICE failures {summary['ice_failures']}, relay {'yes' if summary['relay_used'] else 'no'}"
+    )
 
 
 class InvitationInline(admin.TabularInline):
@@ -45,10 +59,17 @@ class ParticipantSessionInline(admin.TabularInline):
         "left_at",
         "disconnect_reason",
         "connection_aborted",
+        "quality",
     )
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description="quality (median / worst)")
+    def quality(self, participant):
+        """What the participant's join page reported: "why was the call bad for this patient"."""
+        summary = telemetry_by_participant(session=participant.call_session).get(participant.pk)
+        return quality_line(summary) if summary else "-"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -64,3 +85,44 @@ class CallSessionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(ConnectionTelemetry)
+class ConnectionTelemetryAdmin(admin.ModelAdmin):
+    """Support's view of "why was the call bad for this patient": each browser connection's report."""
+
+    list_display = (
+        "identity",
+        "room",
+        "provider",
+        "first_report_at",
+        "median_rtt_ms",
+        "worst_packet_loss_pct",
+        "reconnects",
+        "ice_failures",
+        "relay_used",
+    )
+    list_filter = ("provider", "relay_used")
+    search_fields = ("identity", "participant_sid", "room__external_id")
+    readonly_fields = [field.name for field in ConnectionTelemetry._meta.fields] + ["quality"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def _summary(self, row):
+        return telemetry_summary([row]) or {}
+
+    @admin.display(description="median RTT (ms)")
+    def median_rtt_ms(self, row):
+        return (self._summary(row).get("rtt_ms") or {}).get("median")
+
+    @admin.display(description="worst loss (%)")
+    def worst_packet_loss_pct(self, row):
+        return (self._summary(row).get("packet_loss_pct") or {}).get("worst")
+
+    @admin.display(description="quality summary")
+    def quality(self, row):
+        return self._summary(row)

@@ -49,6 +49,8 @@ class Room(BaseModel):
     closes_at = models.DateTimeField(null=True, blank=True, db_index=True)
     max_participants = models.PositiveIntegerField(default=0)
     recording_policy = models.CharField(max_length=12, choices=RecordingPolicy.choices, default=RecordingPolicy.OFF)
+    # Guests wait in the lobby until a host (a lobby role's link, or the application) admits them.
+    waiting_room = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, blank=True)
@@ -201,3 +203,44 @@ class TrackPublication(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.source} {self.provider_track_id}"
+
+
+class ConnectionTelemetry(BaseModel):
+    """What one browser connection (one join page's call, named by the page) reported: counters,
+    the candidate types it used, and its stats samples (the latest MAX_SAMPLES, one every few
+    seconds). Summarised per participant in the session API and the admin."""
+
+    MAX_SAMPLES = 720  # an hour at one sample every five seconds
+    MAX_STATES = 100
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="telemetry")
+    invitation = models.ForeignKey(
+        "tokens.Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="telemetry"
+    )
+    identity = models.CharField(max_length=256, db_index=True)
+    connection_id = models.UUIDField()
+    provider = models.CharField(max_length=20, blank=True)
+    participant_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    first_report_at = models.DateTimeField()
+    last_report_at = models.DateTimeField()
+    reports = models.PositiveIntegerField(default=0)
+    reconnects = models.PositiveIntegerField(default=0)
+    ice_failures = models.PositiveIntegerField(default=0)
+    connect_failures = models.PositiveIntegerField(default=0)
+    relay_used = models.BooleanField(default=False)
+    candidate_types = models.JSONField(default=list, blank=True)
+    end_reason = models.CharField(max_length=20, blank=True)
+    states = models.JSONField(default=list, blank=True)  # [[at, state], ...]
+    samples = models.JSONField(default=list, blank=True)  # [{"at", "rtt_ms", ...}, ...]
+
+    class Meta:
+        ordering = ["first_report_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "identity", "connection_id"], name="telemetry_one_row_per_connection"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} connection {self.connection_id}"

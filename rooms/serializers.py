@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
@@ -17,6 +18,9 @@ class RoomInputSerializer(StrictInputSerializer):
     closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
+    waiting_room = serializers.BooleanField(
+        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
+    )
     metadata = JSONObjectField(required=False)
     provider = serializers.ChoiceField(
         choices=KNOWN_PROVIDERS,
@@ -39,6 +43,9 @@ class RoomUpdateSerializer(StrictInputSerializer):
     closes_at = BoundedDateTimeField(required=False, allow_null=True)
     max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
+    waiting_room = serializers.BooleanField(
+        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
+    )
     metadata = JSONObjectField(required=False)
 
 
@@ -60,6 +67,7 @@ class RoomOutputSerializer(serializers.Serializer):
     closes_at = serializers.DateTimeField(allow_null=True)
     max_participants = serializers.IntegerField()
     recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices)
+    waiting_room = serializers.BooleanField()
     metadata = serializers.JSONField()
     closed_at = serializers.DateTimeField(allow_null=True)
     close_reason = serializers.CharField()
@@ -90,6 +98,29 @@ class TrackOutputSerializer(serializers.Serializer):
     unpublished_at = serializers.DateTimeField(allow_null=True)
 
 
+class MeasureSerializer(serializers.Serializer):
+    median = serializers.FloatField()
+    worst = serializers.FloatField(help_text="Highest (round trip, jitter, loss) or lowest (bitrates).")
+
+
+class QualitySummarySerializer(serializers.Serializer):
+    """What this participant's browser reported through the join page (POST /join/{secret}/telemetry)."""
+
+    connections = serializers.IntegerField()
+    samples = serializers.IntegerField(help_text="Stats summaries received, one every few seconds.")
+    reconnects = serializers.IntegerField()
+    ice_failures = serializers.IntegerField()
+    connect_failures = serializers.IntegerField()
+    relay_used = serializers.BooleanField(help_text="Media went through a TURN relay.")
+    candidate_types = serializers.ListField(child=serializers.CharField(), help_text="host, srflx, relay")
+    quality_limitations = serializers.ListField(child=serializers.CharField(), help_text="cpu, bandwidth, other")
+    rtt_ms = MeasureSerializer(allow_null=True)
+    jitter_ms = MeasureSerializer(allow_null=True)
+    packet_loss_pct = MeasureSerializer(allow_null=True)
+    bitrate_in_kbps = MeasureSerializer(allow_null=True)
+    bitrate_out_kbps = MeasureSerializer(allow_null=True)
+
+
 class ParticipantOutputSerializer(serializers.Serializer):
     sid = serializers.CharField(source="provider_participant_id")
     identity = serializers.CharField()
@@ -103,6 +134,11 @@ class ParticipantOutputSerializer(serializers.Serializer):
     disconnect_reason = serializers.CharField()
     connection_aborted = serializers.BooleanField()
     tracks = TrackOutputSerializer(many=True)
+    quality = serializers.SerializerMethodField(help_text="Null when the join page reported nothing.")
+
+    @extend_schema_field(QualitySummarySerializer(allow_null=True))
+    def get_quality(self, participant) -> dict | None:
+        return self.context.get("quality", {}).get(participant.pk)
 
 
 class SessionOutputSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from rooms.serializers import (
     SessionFilterSerializer,
     SessionOutputSerializer,
 )
-from rooms.services import room_close, room_create, room_update
+from rooms.services import room_close, room_create, room_update, telemetry_by_participant
 from tokens.serializers import created_invitation_data
 from tokens.services import invitation_url
 
@@ -115,7 +115,8 @@ class SessionDetailApi(APIView):
     @extend_schema(operation_id="sessions_retrieve", responses=SessionDetailSerializer)
     def get(self, request, session_id):
         session = session_get(application=caller_application(request), session_id=session_id)
-        return Response(SessionDetailSerializer(session).data)
+        quality = telemetry_by_participant(session=session)
+        return Response(SessionDetailSerializer(session, context={"quality": quality}).data)
 
 
 class RoomAttendanceApi(APIView):

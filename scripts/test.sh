@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: install everything the tests need (Python packages, PostgreSQL, Redis, LiveKit's
-# Node SDK), start PostgreSQL and Redis on 127.0.0.1, and run the whole suite. Extra arguments go
-# to pytest. Exits non-zero when no test ran.
+# `make test`: install everything the tests need (Python packages, PostgreSQL, Redis, Chromium, the
+# join page's browser libraries, LiveKit's Node SDK), start PostgreSQL and Redis on 127.0.0.1, and
+# run the whole suite. Extra arguments go to pytest. Exits non-zero when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,10 @@ pg_found=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_found=1; done
 [ -n "$pg_found" ] || need_apt+=(postgresql)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The join page's browser tests drive Debian's Chromium (Playwright never downloads a browser);
+# the page's Janus adapter serves Debian's janus.js.
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -f /usr/share/javascript/janus-gateway/janus.js ] || need_apt+=(libjs-janus-gateway)
 command -v janus >/dev/null || need_apt+=(janus janus-tools)
 command -v turnserver >/dev/null || need_apt+=(coturn)
 command -v ip >/dev/null || need_apt+=(iproute2)  # network namespaces for the real-media tests

@@ -104,6 +104,8 @@ def janus(settings):
         **values,
         webhook_user="janus",
         webhook_url=getattr(settings, "JANUS_TEST_WEBHOOK_URL", ""),
+        # Set by tests that run inside a private network namespace, where media can flow.
+        ice_interfaces=os.environ.get("CONVENE_TEST_ICE_INTERFACES", ""),
     ).start()
     settings.JANUS_URL = server.url
     settings.JANUS_ADMIN_KEY, settings.JANUS_TOKEN_SECRET = values["admin_key"], values["token_secret"]

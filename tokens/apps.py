@@ -7,4 +7,4 @@ class TokensConfig(AppConfig):
     name = "tokens"
 
     def ready(self) -> None:
-        from tokens import roles  # noqa: F401  (registers the role-table system check)
+        from tokens import pages, roles  # noqa: F401  (register the join page's and the role table's checks)

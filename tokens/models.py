@@ -98,3 +98,44 @@ class ParticipantRemoval(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.identity} barred from {self.room_id} ({self.reason})"
+
+
+class LobbyStatus(models.TextChoices):
+    """waiting -> admitted | denied | expired; all three are final. A guest who was turned away by
+    expiry (nobody decided, or the guest's page stopped listening) may knock again: a new entry."""
+
+    WAITING = "waiting"
+    ADMITTED = "admitted"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class LobbyEntry(BaseModel):
+    """A guest waiting to be let into a room with a waiting room, and the host's decision.
+
+    An admission lets the link in for the rest of the room's life (a reload or a reconnect does
+    not send the guest back to the lobby); a denial keeps it out. last_seen_at is refreshed while
+    the guest's page listens for the decision: an entry nobody listens to any more expires."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="lobby_entries")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="lobby_entries")
+    identity = models.CharField(max_length=128)
+    display_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=LobbyStatus.choices, default=LobbyStatus.WAITING)
+    last_seen_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=80, blank=True)  # "application:<id>", "link:<id>", "expiry"
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invitation"],
+                condition=models.Q(status="waiting"),
+                name="lobby_entry_one_waiting_per_link",
+            ),
+        ]
+        indexes = [models.Index(fields=["room", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.status} in {self.room_id}"

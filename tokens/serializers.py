@@ -139,3 +139,78 @@ def created_invitation_data(invitation, url: str) -> dict:
 
 class JoinCredentialsSerializer(CredentialsSerializer):
     consent = ConsentRequirementSerializer()
+
+
+class LobbyEntrySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    room_id = serializers.UUIDField()
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["waiting", "admitted", "denied", "expired"])
+    created_at = serializers.DateTimeField(help_text="When the guest started waiting.")
+    last_seen_at = serializers.DateTimeField(help_text="When the guest's page last listened for the decision.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(help_text='"application:<id>", "link:<invitation id>" or "expiry".')
+
+
+class RoomLobbySerializer(serializers.Serializer):
+    room_id = serializers.UUIDField()
+    results = LobbyEntrySerializer(many=True, help_text="Guests waiting now, first come first.")
+
+
+class JoinWaitingSerializer(serializers.Serializer):
+    waiting = serializers.BooleanField(help_text="Always true: the room has a waiting room and no host let you in yet.")
+    lobby_entry = LobbyEntrySerializer()
+
+
+TELEMETRY_EVENT_TYPES = [
+    "connecting",
+    "joined",
+    "connection_state",
+    "ice_error",
+    "ice_failed",
+    "reconnecting",
+    "reconnected",
+    "connect_failed",
+    "ended",
+    "stats",
+]
+PEER_CONNECTION_STATES = ["new", "connecting", "connected", "disconnected", "failed", "closed"]
+
+
+def _measure(max_value: float) -> serializers.FloatField:
+    return serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=max_value)
+
+
+class TelemetryEventSerializer(StrictInputSerializer):
+    """One thing the page saw; which optional fields apply depends on `type`."""
+
+    type = serializers.ChoiceField(choices=TELEMETRY_EVENT_TYPES)
+    at = BoundedDateTimeField(help_text="When the browser saw it.")
+    state = serializers.ChoiceField(choices=PEER_CONNECTION_STATES, required=False)
+    participant_sid = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    error_code = serializers.IntegerField(required=False, min_value=0, max_value=999)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    rtt_ms = _measure(600_000)
+    jitter_ms = _measure(600_000)
+    packet_loss_pct = _measure(100)
+    bitrate_in_kbps = _measure(10_000_000)
+    bitrate_out_kbps = _measure(10_000_000)
+    frames_decoded = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    quality_limitation = serializers.ChoiceField(
+        choices=["", "none", "cpu", "bandwidth", "other"], required=False, allow_blank=True
+    )
+    candidate_type = serializers.ChoiceField(
+        choices=["", "host", "srflx", "prflx", "relay"], required=False, allow_blank=True
+    )
+
+
+class TelemetryInputSerializer(StrictInputSerializer):
+    connection_id = serializers.UUIDField(help_text="Chosen by the page, one per connection to the media server.")
+    provider = serializers.ChoiceField(choices=["", "livekit", "janus"], required=False, allow_blank=True)
+    events = serializers.ListField(child=TelemetryEventSerializer(), min_length=1, max_length=50)
+
+
+class TelemetryAcceptedSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="How many events were stored.")

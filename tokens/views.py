@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -9,12 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.auth import caller_application
+from core.errors import Gone, PayloadTooLarge
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinThrottled
+from core.throttling import JoinTelemetryThrottle, JoinThrottled
 from recordings.selectors import consent_requirement
 from rooms.selectors import room_get
-from tokens.selectors import invitation_get, invitation_list
+from rooms.services import telemetry_record
+from tokens.selectors import invitation_by_secret, invitation_get, invitation_list
 from tokens.serializers import (
     CredentialsSerializer,
     InvitationCreatedSerializer,
@@ -22,17 +25,25 @@ from tokens.serializers import (
     InvitationOutputSerializer,
     InvitationRevokedSerializer,
     JoinCredentialsSerializer,
+    JoinWaitingSerializer,
+    LobbyEntrySerializer,
     ParticipantIdentitySerializer,
     ParticipantRemovedSerializer,
+    RoomLobbySerializer,
+    TelemetryAcceptedSerializer,
+    TelemetryInputSerializer,
     TokenInputSerializer,
     created_invitation_data,
     credentials_data,
 )
 from tokens.services import (
+    LobbyWaiting,
     invitation_create,
     invitation_redeem,
     invitation_revoke,
     invitation_url,
+    lobby_entry_decide,
+    lobby_list,
     participant_remove,
     token_issue,
 )
@@ -109,8 +120,90 @@ class JoinApi(JoinThrottled, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(operation_id="join_redeem", request=None, responses={200: JoinCredentialsSerializer}, auth=[])
+    @extend_schema(
+        operation_id="join_redeem",
+        request=None,
+        responses={200: JoinCredentialsSerializer, 202: JoinWaitingSerializer},
+        auth=[],
+        description="Credentials for the link's holder; in a room with a waiting room, a guest not yet let in "
+        "gets 202 with their lobby entry instead (and 403 lobby_denied once turned away).",
+    )
     def post(self, request, secret):
-        issued = invitation_redeem(secret=secret, request=request)
+        try:
+            issued = invitation_redeem(secret=secret, request=request)
+        except LobbyWaiting as waiting:
+            body = {"waiting": True, "lobby_entry": LobbyEntrySerializer(waiting.entry).data}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
         consent = consent_requirement(room=issued.room, identity=issued.identity)
         return Response({**credentials_data(issued), "consent": consent})
+
+
+class JoinTelemetryApi(JoinThrottled, APIView):
+    """Public: the join page reports what the browser sees of the call."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [JoinTelemetryThrottle]
+
+    @extend_schema(
+        operation_id="join_telemetry",
+        request=TelemetryInputSerializer,
+        responses={202: TelemetryAcceptedSerializer},
+        auth=[],
+        description="Connection states, ICE failures, candidate types and stats summaries from the join page, "
+        "kept per connection and summarised per participant in GET /sessions/{id}. At most "
+        "CONVENE_TELEMETRY_MAX_BYTES per body and CONVENE_TELEMETRY_RATE_LIMIT per link.",
+    )
+    def post(self, request, secret):
+        if len(request.body) > settings.CONVENE_TELEMETRY_MAX_BYTES:
+            raise PayloadTooLarge(details={"max_bytes": settings.CONVENE_TELEMETRY_MAX_BYTES})
+        invitation = invitation_by_secret(secret=secret)
+        if invitation.revoked_at is not None:
+            raise Gone("This link has been revoked.", code="link_revoked")
+        serializer = TelemetryInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        telemetry_record(
+            room=invitation.room,
+            identity=invitation.identity,
+            invitation=invitation,
+            connection_id=data["connection_id"],
+            provider=data.get("provider", ""),
+            events=data["events"],
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response({"accepted": len(data["events"])}, status=status.HTTP_202_ACCEPTED)
+
+
+class RoomLobbyApi(APIView):
+    @extend_schema(operation_id="rooms_lobby", responses=RoomLobbySerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        entries = LobbyEntrySerializer(lobby_list(room=room), many=True).data
+        return Response({"room_id": room.pk, "results": entries})
+
+
+class RoomLobbyDecisionApi(APIView):
+    decision = ""
+
+    @extend_schema(request=None, responses=LobbyEntrySerializer)
+    def post(self, request, room_id, entry_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        entry = lobby_entry_decide(room=room, entry_id=entry_id, decision=self.decision, request=request)
+        return Response(LobbyEntrySerializer(entry).data)
+
+
+class JoinLobbyDecisionApi(JoinThrottled, APIView):
+    """Public: a host's link lets a guest in, or turns them away, from the host's join page."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    decision = ""
+
+    @extend_schema(request=None, responses=LobbyEntrySerializer, auth=[])
+    def post(self, request, secret, entry_id):
+        host = invitation_by_secret(secret=secret)
+        entry = lobby_entry_decide(
+            room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
+        )
+        return Response(LobbyEntrySerializer(entry).data)

@@ -1,4 +1,5 @@
-"""Writes of rooms (rooms.py) and of their call sessions and attendance (sessions.py)."""
+"""Writes of rooms (rooms.py), of their call sessions and attendance (sessions.py), and of the
+join page's call telemetry (telemetry.py)."""
 
 from rooms.services.rooms import (
     room_close,
@@ -8,6 +9,7 @@ from rooms.services.rooms import (
     room_update,
     rooms_sweep_windows,
 )
+from rooms.services.telemetry import telemetry_by_participant, telemetry_record, telemetry_summary
 
 __all__ = [
     "room_close",
@@ -16,4 +18,7 @@ __all__ = [
     "room_mark_open",
     "room_update",
     "rooms_sweep_windows",
+    "telemetry_by_participant",
+    "telemetry_record",
+    "telemetry_summary",
 ]

@@ -25,7 +25,15 @@ from rooms.models import RecordingPolicy, Room, RoomStatus
 
 logger = logging.getLogger(__name__)
 
-ROOM_FIELDS = ("title", "opens_at", "closes_at", "max_participants", "recording_policy", "metadata")
+ROOM_FIELDS = (
+    "title",
+    "opens_at",
+    "closes_at",
+    "max_participants",
+    "recording_policy",
+    "waiting_room",
+    "metadata",
+)
 
 
 def _initial_status(*, opens_at: datetime | None, now: datetime) -> str:

@@ -186,7 +186,10 @@ def test_the_development_server_and_worker_log_no_secret(make_run):
     _, secret, api_key = _room_with_link(make_run)
     joined = requests.post(f"{make_run.base_url}/api/v1/join/{secret}", timeout=30)
     assert joined.status_code == 200, joined.text
-    assert requests.get(f"{make_run.base_url}/join/{secret}", timeout=30).status_code == 404
+    page = requests.get(f"{make_run.base_url}/join/{secret}", timeout=30)  # the join page, and its event stream
+    assert page.status_code == 200 and secret in page.text  # the page calls the API with it
+    with requests.get(f"{make_run.base_url}/api/v1/join/{secret}/events", timeout=30, stream=True) as events:
+        assert events.status_code == 200 and next(events.iter_lines())
     token = new_guid("download-token-")
     download = requests.get(f"{make_run.base_url}/api/v1/recordings/{uuid.uuid4()}/download?token={token}", timeout=30)
     assert download.status_code == 403, download.text  # not a token Convene made; in the log all the same
@@ -202,7 +205,7 @@ def test_the_development_server_and_worker_log_no_secret(make_run):
         assert not leaked, f"the {name} is in make run's log: {leaked[:3]}"
     assert signature not in log
     assert '"POST /api/v1/join/[redacted] HTTP/1.1" 200' in log
-    assert '"GET /join/[redacted] HTTP/1.1" 404' in log
+    assert '"GET /join/[redacted] HTTP/1.1" 200' in log
     assert "/download?token=[redacted] HTTP/1.1" in log
 
 

@@ -17,6 +17,12 @@ and livekit/protocol (`auth/verifier.go`, `utils/xtwirp/errors.go`,
   ACTIVE one to ENDING, as the egress service does; tests move it on with
   set_egress_status() (ACTIVE once recording, COMPLETE once uploaded).
 
+The browser's signalling endpoint (GET /rtc and /rtc/v1, a WebSocket; /validate)
+is modelled only as far as the handshake: the access_token query parameter is
+verified as the server does (401 with a plain-text reason when unusable; a join
+needs roomJoin and a room), the connection is recorded in `signal_connections`
+and held open without a JoinResponse, so a client never gets further.
+
 Not modelled: media, nodes, psrpc timeouts (answered at once), stream-key
 redaction in egress requests, webhooks (see livekit_webhooks.py), and methods
 Convene does not call (answered `unimplemented`).
@@ -24,6 +30,8 @@ Convene does not call (answered `unimplemented`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -33,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from google.protobuf import json_format, message_factory
@@ -116,6 +124,13 @@ class RecordedCall:
     claims: Claims | None  # None when no token was sent
 
 
+@dataclass
+class SignalConnection:
+    path: str  # "/rtc" or "/rtc/v1"
+    claims: Claims  # the verified access token
+    query: dict[str, str]  # the other query parameters (sdk, version, protocol, ...)
+
+
 class FakeLiveKitServer:
     """In-process LiveKit API server: a context manager, or start()/stop()."""
 
@@ -167,6 +182,7 @@ class FakeLiveKitServer:
             self.participants: dict[str, dict[str, models.ParticipantInfo]] = {}
             self.egresses: dict[str, egress_pb.EgressInfo] = {}
             self.requests: list[RecordedCall] = []
+            self.signal_connections: list[SignalConnection] = []
             self._failures: dict[str, list[TwirpError]] = {}
             self.delay = 0.0
 
@@ -497,6 +513,10 @@ def _copy(message: M) -> M:
     return out
 
 
+SIGNAL_PATHS = ("/rtc", "/rtc/v1")
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B83"  # RFC 6455
+
+
 def _make_handler(fake: FakeLiveKitServer) -> type[BaseHTTPRequestHandler]:
     return type("Handler", (_TwirpHandler,), {"fake": fake})
 
@@ -522,7 +542,51 @@ class _TwirpHandler(BaseHTTPRequestHandler):
             self._send(200, content_type, payload)
 
     def do_GET(self) -> None:
-        self.do_POST()  # Twirp answers bad_route to anything but POST
+        path = self._url_path.rstrip("/")
+        if path in SIGNAL_PATHS or path in {f"{p}/validate" for p in SIGNAL_PATHS}:
+            self._signal(path)
+        else:
+            self.do_POST()  # Twirp answers bad_route to anything but POST
+
+    def _signal(self, path: str) -> None:
+        """rtcservice.go: verify access_token, then upgrade (or, for /validate, answer "success")."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        try:
+            claims = self.fake.authenticate("Bearer " + query.pop("access_token", ""))
+        except PlainUnauthorizedError as exc:
+            self._send(401, "text/plain; charset=utf-8", str(exc).encode())
+            return
+        video = (claims or {}).get("video", {})
+        if not video.get("roomJoin") or not video.get("room"):
+            self._send(401, "text/plain; charset=utf-8", b"permissions denied")
+            return
+        if path.endswith("/validate"):
+            self._send(200, "text/plain; charset=utf-8", b"success")
+            return
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        if self.headers.get("Upgrade", "").lower() != "websocket" or not key:
+            self._send(400, "text/plain; charset=utf-8", b"websocket upgrade required")
+            return
+        accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        with self.fake._lock:
+            self.fake.signal_connections.append(SignalConnection(path=path, claims=claims, query=query))
+        self._hold_websocket()
+
+    def _hold_websocket(self) -> None:
+        """Read (and drop) the client's frames until it closes, or for at most 30 s."""
+        self.connection.settimeout(30)
+        try:
+            while self.rfile.read(1):
+                pass
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _handle(self, body: bytes) -> tuple[str, bytes]:
         claims = self.fake.authenticate(self.headers.get("Authorization"))

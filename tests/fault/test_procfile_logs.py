@@ -58,7 +58,7 @@ def _drive(stack: Stack) -> dict[str, str]:
         f"{base}/api/v1/join/{join_secret}/consent", json={"decision": "granted", "notice_version": 1}, timeout=15
     )
     assert consent.status_code < 500, consent.text
-    assert requests.get(f"{base}/join/{join_secret}", timeout=15).status_code == 404
+    assert requests.get(f"{base}/join/{join_secret}", timeout=15).status_code == 200  # the join page
 
     download_url = stack.shell(DOWNLOAD_URL_CODE.format(recording_id=uuid.uuid4())).strip().splitlines()[-1]
     path_and_query = download_url.split("/api/v1/", 1)[1]
@@ -98,7 +98,7 @@ def test_the_procfile_web_and_worker_logs_carry_no_secret(procfile_stack):
     # The lines are there, redacted: the test would see a secret if one were written.
     assert '"POST /api/v1/join/[redacted] HTTP/1.1" 200' in web_log
     assert '"POST /api/v1/join/[redacted]/consent HTTP/1.1"' in web_log
-    assert '"GET /join/[redacted] HTTP/1.1" 404' in web_log
+    assert '"GET /join/[redacted] HTTP/1.1" 200' in web_log
     assert "/download?token=[redacted] HTTP/1.1" in web_log
     assert "Service Unavailable: /api/v1/join/[redacted]" in web_log
     assert "webhooks.process_inbound_event" in worker_log and "succeeded" in worker_log

@@ -2,11 +2,19 @@
 
 from tokens.services.links import (
     IssuedCredentials,
+    invitation_assert_usable,
     invitation_create,
     invitation_redeem,
     invitation_revoke,
     invitation_url,
     token_issue,
+)
+from tokens.services.lobby import (
+    LobbyWaiting,
+    lobby_entry_decide,
+    lobby_is_host,
+    lobby_list,
+    lobby_touch,
 )
 from tokens.services.removals import (
     participant_publish_check,
@@ -20,10 +28,16 @@ from tokens.services.removals import (
 
 __all__ = [
     "IssuedCredentials",
+    "LobbyWaiting",
+    "invitation_assert_usable",
     "invitation_create",
     "invitation_redeem",
     "invitation_revoke",
     "invitation_url",
+    "lobby_entry_decide",
+    "lobby_is_host",
+    "lobby_list",
+    "lobby_touch",
     "participant_publish_check",
     "participant_removal_attempt",
     "participant_removal_renew",

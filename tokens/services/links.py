@@ -33,6 +33,7 @@ from tokens.models import (
 )
 from tokens.roles import role_grants
 from tokens.selectors import invitation_by_secret
+from tokens.services.lobby import lobby_assert_admitted, lobby_assert_not_denied
 from tokens.services.removals import (
     participant_assert_admitted,
     participant_bar,
@@ -153,6 +154,17 @@ def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
     return Gone("This link has been used the maximum number of times.", code="link_exhausted")
 
 
+def invitation_assert_usable(*, invitation: Invitation, now: datetime) -> None:
+    """Raise what a redemption of this link would be refused with right now (the join page shows
+    it before anyone presses Join); a link with no use left counts as refused here."""
+    exhausted = invitation.max_uses is not None and invitation.uses >= invitation.max_uses
+    expired = invitation.expires_at is not None and now >= invitation.expires_at
+    if exhausted or expired or invitation.revoked_at is not None:
+        raise _refusal_for(invitation, now)
+    room_assert_joinable(room=invitation.room, now=now)
+    lobby_assert_not_denied(invitation=invitation)
+
+
 def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     """Exchange a link secret for join credentials, if the link and its room allow it now."""
     invitation = invitation_by_secret(secret=secret)
@@ -160,6 +172,7 @@ def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
     if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=room, now=now)
+    lobby_assert_admitted(invitation=invitation, now=now)
     issued, event = _mint(
         room=room,
         identity=invitation.identity,
