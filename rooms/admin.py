@@ -9,6 +9,7 @@ from tokens.models import Invitation
 
 def quality_line(summary: dict) -> str:
     """A participant's telemetry summary on one line, for the session's page in the admin."""
+
     def measure(name: str, unit: str) -> str:
         value = summary.get(name)
         return f"{value['median']:g}/{value['worst']:g} {unit}" if value else "-"

@@ -177,6 +177,8 @@ def _fill_participant(
     *,
     fresh: bool,
 ) -> None:
+    if not participant.identity and info.identity:  # first seen by an event that did not name it
+        participant.identity = info.identity
     if not participant.display_name and info.display_name:
         participant.display_name = info.display_name
     if info.kind and (fresh or participant.kind == "standard"):

@@ -65,6 +65,17 @@ def test_left_before_joined_ends_in_the_same_state(webhooks):
     assert (participant.joined_at, participant.left_at, participant.left_source) == (at(5), at(65), LeftSource.EVENT)
 
 
+def test_a_connection_first_seen_without_its_identity_takes_it_from_a_later_event(webhooks):
+    """Janus's configured/published events carry no token, so no identity: applied before the
+    joined event, they must not leave the connection nameless (a removal finds people by identity)."""
+    invitation = InvitationFactory(room=RoomFactory(), identity="pat", role="guest")
+    room = invitation.room
+    webhooks.send("participant_left", room=room_info(room), participant=participant_info("PA_1", ""), at=T0 + 65)
+    webhooks.send("participant_joined", room=room_info(room), participant=participant_info("PA_1", "pat"), at=T0 + 5)
+    participant = ParticipantSession.objects.get()
+    assert (participant.identity, participant.invitation_id, participant.role) == ("pat", invitation.pk, "guest")
+
+
 def test_room_finished_before_the_last_participant_left_leaves_nothing_live(webhooks):
     room = RoomFactory()
     webhooks.send(
