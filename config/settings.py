@@ -527,16 +527,7 @@ def _production_problems() -> list[str]:
     problems = []
     if reason := weak_secret_reason(SECRET_KEY, min_length=50):
         problems.append(f"SECRET_KEY must be {reason}")
-    if not LIVEKIT_URL:
-        problems.append("LIVEKIT_URL must be set")
-    for name, url in (("LIVEKIT_URL", LIVEKIT_URL), ("LIVEKIT_CLIENT_URL", LIVEKIT_CLIENT_URL)):
-        if url and (reason := insecure_url_reason(url)):
-            problems.append(f"{name} must be {reason}")
-    if not LIVEKIT_API_KEY or LIVEKIT_API_KEY == DEV_LIVEKIT_API_KEY:
-        problems.append("LIVEKIT_API_KEY must be set to your LiveKit API key (not the dev key)")
-    if reason := weak_secret_reason(LIVEKIT_API_SECRET, min_length=32):
-        problems.append(f"LIVEKIT_API_SECRET must be set to your LiveKit API secret: {reason}")
-    problems += webhook_key_problems(LIVEKIT_WEBHOOK_EXTRA_KEYS, dev_key=DEV_LIVEKIT_API_KEY, min_length=32)
+    problems += _livekit_problems()
     problems += _janus_problems()
     if RECORDING_STORAGE not in ("s3", "file"):
         problems.append("RECORDING_STORAGE must be s3 or file")
@@ -550,6 +541,22 @@ def _production_problems() -> list[str]:
     if any(insecure_url_reason(origin) for origin in CORS_ALLOWED_ORIGINS):
         problems.append("each CONVENE_CORS_ALLOWED_ORIGINS entry must be an https:// origin (http only for localhost)")
     return problems
+
+
+def _livekit_problems() -> list[str]:
+    """LiveKit's settings, checked when LiveKit is the default provider or configured at all (a
+    Janus-only deployment sets CONVENE_DEFAULT_PROVIDER=janus and no LIVEKIT_URL)."""
+    if CONVENE_DEFAULT_PROVIDER != "livekit" and not LIVEKIT_URL:
+        return []
+    problems = [] if LIVEKIT_URL else ["LIVEKIT_URL must be set"]
+    for name, url in (("LIVEKIT_URL", LIVEKIT_URL), ("LIVEKIT_CLIENT_URL", LIVEKIT_CLIENT_URL)):
+        if url and (reason := insecure_url_reason(url)):
+            problems.append(f"{name} must be {reason}")
+    if not LIVEKIT_API_KEY or LIVEKIT_API_KEY == DEV_LIVEKIT_API_KEY:
+        problems.append("LIVEKIT_API_KEY must be set to your LiveKit API key (not the dev key)")
+    if reason := weak_secret_reason(LIVEKIT_API_SECRET, min_length=32):
+        problems.append(f"LIVEKIT_API_SECRET must be set to your LiveKit API secret: {reason}")
+    return problems + webhook_key_problems(LIVEKIT_WEBHOOK_EXTRA_KEYS, dev_key=DEV_LIVEKIT_API_KEY, min_length=32)
 
 
 def _janus_problems() -> list[str]:

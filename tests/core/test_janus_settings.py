@@ -42,3 +42,16 @@ def test_janus_secrets_are_not_required_while_janus_is_not_configured():
 def test_janus_as_the_default_provider_needs_janus_configured():
     result = load_settings(CONVENE_DEFAULT_PROVIDER="janus", JANUS_URL=None)
     assert result.returncode != 0 and "JANUS_URL" in result.stderr
+
+
+def test_a_janus_only_deployment_needs_no_livekit_settings():
+    no_livekit = dict.fromkeys(("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"))
+    code = "from django.conf import settings; print(settings.CONVENE_DEFAULT_PROVIDER)"
+    result = load_settings(code, **JANUS, CONVENE_DEFAULT_PROVIDER="janus", **no_livekit)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "janus"
+
+
+def test_livekit_settings_are_still_checked_when_livekit_is_configured_beside_janus():
+    result = load_settings(**JANUS, CONVENE_DEFAULT_PROVIDER="janus", LIVEKIT_API_SECRET="s3cr3t" * 8)
+    assert result.returncode != 0 and "LIVEKIT_API_SECRET" in result.stderr
