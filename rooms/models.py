@@ -55,6 +55,9 @@ class Room(BaseModel):
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, blank=True)
     provider_closed_at = models.DateTimeField(null=True, blank=True)
+    # Set (never cleared) when an identity is first barred from the room (tokens.ParticipantRemoval,
+    # written by tokens.services.participant_bar): a join event looks bars up only in such rooms.
+    has_barred_participants = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -258,6 +258,8 @@ def _remove_if_barred(room: Room, participant: ParticipantSession) -> None:
 
         room_reclose_at_provider(room=room)
         return
+    if not room.has_barred_participants:  # the room row is locked by this transaction: no bar can appear
+        return
     if participant.invitation is not None and participant.invitation.revoked_at is None:
         return  # an active link: its identity is not barred (a bar revokes the identity's links)
     from tokens.services import participant_removal_renew  # tokens imports rooms; not the reverse

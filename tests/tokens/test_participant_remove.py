@@ -231,3 +231,37 @@ def test_staff_see_removals_in_the_admin_but_cannot_change_them(admin_client, ap
     detail = admin_client.post(f"/admin/tokens/participantremoval/{removal.pk}/change/", {"identity": "x"})
     assert detail.status_code in (200, 403)
     assert ParticipantRemoval.objects.get().identity == "dana"
+
+
+def test_a_room_is_marked_once_it_bars_someone_and_only_such_rooms_look_bars_up_on_a_join(
+    app_client, fake_livekit, webhooks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    quiet, barring = RoomFactory(application=app_client.application), RoomFactory(application=app_client.application)
+    remove(app_client, barring, "dana")
+    assert list(Room.objects.order_by("pk").values_list("pk", "has_barred_participants")) == sorted(
+        [(quiet.pk, False), (barring.pk, True)]
+    )
+    looked_up = {}
+    for room in (quiet, barring):
+        with CaptureQueriesContext(connection) as queries:
+            webhooks.send("participant_joined", room=room_info(room), participant=participant_info("PA_9", "erin"))
+        looked_up[room] = any(ParticipantRemoval._meta.db_table in q["sql"] for q in queries.captured_queries)
+    assert looked_up == {quiet: False, barring: True}
+
+
+def test_the_migration_marks_the_rooms_that_already_bar_someone():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("rooms.migrations.0006_room_has_barred_participants")
+    barring, quiet = RoomFactory(), RoomFactory()
+    ParticipantRemoval.objects.create(
+        room=barring, identity="gone", reason="link_revoked", requested_at=timezone.now(), next_attempt_at=None
+    )
+    migration.flag_rooms_with_bars(apps, None)
+    assert set(Room.objects.filter(has_barred_participants=True)) == {barring}
+    assert not Room.objects.get(pk=quiet.pk).has_barred_participants

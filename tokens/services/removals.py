@@ -61,6 +61,8 @@ def participant_bar(*, room: Room, identity: str, reason: str, request=None) -> 
     removal, created = ParticipantRemoval.objects.select_for_update().get_or_create(
         room=room, identity=identity, lifted_at=None, defaults={"reason": reason, **pending}
     )
+    Room.objects.filter(pk=room.pk, has_barred_participants=False).update(has_barred_participants=True)
+    room.has_barred_participants = True
     if not created:
         if reason == RemovalReason.REMOVED:
             pending["reason"] = reason
