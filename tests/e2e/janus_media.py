@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +36,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from scripts.janus import JanusServer  # noqa: E402
 from scripts.localservers import free_port, stop_process  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")
@@ -57,18 +57,6 @@ CHROMIUM_ARGS = [
     # loopback and would refuse its requests to Janus (Local Network Access checks).
     "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests",
 ]
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.2):
-    """Poll until `predicate()` is truthy and return its value; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class MediaNamespace:

@@ -10,9 +10,8 @@ import pytest
 
 from rooms.models import ConnectionTelemetry, ParticipantSession
 from tests.browser import RequestLog, chromium, in_thread, screenshot, serious_accessibility_violations
+from tests.webhooks.conftest import process_events_until
 from tokens.models import Invitation
-from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import inbound_event_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = 3
@@ -23,19 +22,6 @@ def _janus_posts_events_to_convene(settings, live_server):
     """Set before Janus starts: its event handler posts to the live server (as in production), so
     Convene knows who is connected and a removal can kick them."""
     settings.JANUS_TEST_WEBHOOK_URL = live_server.url + "/webhooks/janus"
-
-
-def _apply_events_until(predicate, timeout: float = 10) -> bool:
-    """Apply the stored Janus events in arrival order, as the worker would, until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pending = InboundEvent.objects.filter(status=InboundEventStatus.PENDING).order_by("pk")
-        for event_id in pending.values_list("pk", flat=True):
-            inbound_event_process(event_id=event_id)
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +97,7 @@ def test_two_people_see_each_other_through_the_join_page(app_client, live_server
                 def guest_connected(room_id=room_id, identity=guest_identity):
                     return ParticipantSession.objects.filter(call_session__room_id=room_id, identity=identity).exists()
 
-                assert in_thread(lambda: _apply_events_until(guest_connected))
+                in_thread(lambda: process_events_until(guest_connected))
                 removed = in_thread(
                     lambda room_id=room_id, identity=guest_identity: app_client.post(
                         f"/api/v1/rooms/{room_id}/participants/{identity}/remove"

@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from tests.fakes.livekit_webhooks import WEBHOOK_CONTENT_TYPE, WEBHOOK_USER_AGENT, new_guid, sign_webhook
+from tests.waiting import wait_until
 from tests.webhooks.conftest import event_body, participant_info, room_info
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,15 +43,6 @@ DEADLINE_SECONDS = 60
 DEV_KEY, DEV_SECRET = "devkey", "secret"  # what DEBUG gives, as `livekit-server --dev` uses
 # Settings a newcomer does not have; the test suite's own environment sets several of them.
 CONVENE_SETTINGS = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "LIVEKIT_", "DATABASE_", "REDIS_URL", "CELERY_", "SECURE_")
-
-
-def _wait_until(predicate, *, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-    return value
 
 
 class MakeRun:
@@ -76,7 +68,7 @@ class MakeRun:
             )
         try:
             wait_for_port(self.port, 120)  # run.sh migrates a new SQLite database first
-            _wait_until(lambda: self._alive() and " ready." in self.log(), timeout=60, what="the worker")
+            wait_until(lambda: self._alive() and " ready." in self.log(), timeout=60, what="the worker")
         except (TimeoutError, AssertionError) as exc:
             self.stop()
             raise RuntimeError(f"make run did not start: {exc}\n{self.log()[-3000:]}") from exc

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +31,7 @@ import pytest
 import requests
 
 from tests.fakes.livekit_webhooks import WEBHOOK_CONTENT_TYPE, WEBHOOK_USER_AGENT, new_guid, sign_webhook
+from tests.waiting import wait_until
 from tests.webhooks.conftest import event_body, participant_info, room_info
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -79,18 +79,6 @@ def procfile_command(kind: str) -> str:
         if separator and name.strip() == kind:
             return command.strip()
     raise LookupError(f"no {kind!r} process in the Procfile")
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float, what: str, interval: float = 0.1):
-    """Poll until `predicate()` is truthy and return its value; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def child_pids(pid: int) -> list[int]:
