@@ -219,7 +219,7 @@ INSTALLED_APPS = [
     "core",
     "providers",
     "rooms",
-    "tokens",
+    "access.apps.AccessConfig",
     "webhooks",
     "recordings",
     "outbound",
@@ -229,7 +229,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: it answers preflights for the join endpoints
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Sets the join page's Content-Security-Policy (tokens/pages.py); no global policy (None): the
+    # Sets the join page's Content-Security-Policy (access/pages.py); no global policy (None): the
     # admin and the API docs keep their own inline scripts.
     "csp.middleware.CSPMiddleware",
     "core.middleware.RequestIdMiddleware",

@@ -4,6 +4,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from access.events import join_events
+from access.pages import join_page
+from access.views import (
+    InvitationDetailApi,
+    JoinApi,
+    JoinLobbyDecisionApi,
+    JoinTelemetryApi,
+    ParticipantRemoveApi,
+    RoomInvitationsApi,
+    RoomLobbyApi,
+    RoomLobbyDecisionApi,
+    RoomTokenApi,
+)
 from core.views import healthz, readyz
 from outbound.views import (
     DeliveryListApi,
@@ -33,19 +46,6 @@ from rooms.views import (
     RoomDetailApi,
     SessionDetailApi,
     SessionListApi,
-)
-from tokens.events import join_events
-from tokens.pages import join_page
-from tokens.views import (
-    InvitationDetailApi,
-    JoinApi,
-    JoinLobbyDecisionApi,
-    JoinTelemetryApi,
-    ParticipantRemoveApi,
-    RoomInvitationsApi,
-    RoomLobbyApi,
-    RoomLobbyDecisionApi,
-    RoomTokenApi,
 )
 from webhooks.views import webhook_receive
 

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.selectors import invitation_by_secret
 from core.auth import caller_application
 from core.errors import Forbidden, NotFound
 from core.models import Application
@@ -40,7 +41,6 @@ from recordings.services.recording import recording_start, recording_stop
 from recordings.services.retention import recording_delete, recording_legal_hold_set
 from recordings.streaming import ranged_file_response
 from rooms.selectors import room_get
-from tokens.selectors import invitation_by_secret
 
 
 class ConsentNoticesApi(APIView):

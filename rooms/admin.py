@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 
+from access.models import Invitation
 from rooms.models import CallSession, ConnectionTelemetry, ParticipantSession, Room
 from rooms.services import telemetry_by_participant, telemetry_summary
-from tokens.models import Invitation
 
 
 def quality_line(summary: dict) -> str:

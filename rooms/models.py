@@ -56,7 +56,7 @@ class Room(BaseModel):
     close_reason = models.CharField(max_length=40, blank=True)
     provider_closed_at = models.DateTimeField(null=True, blank=True)
     # Set (never cleared) when an identity is first barred from the room (tokens.ParticipantRemoval,
-    # written by tokens.services.participant_bar): a join event looks bars up only in such rooms.
+    # written by access.services.participant_bar): a join event looks bars up only in such rooms.
     has_barred_participants = models.BooleanField(default=False, editable=False)
 
     class Meta:

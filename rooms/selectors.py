@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from access.models import Invitation
 from core.errors import ConveneError, Gone, NotFound
 from core.models import Application
 from rooms.models import PERSON_KINDS, CallSession, ParticipantSession, Room, RoomStatus
-from tokens.models import Invitation
 
 
 def room_list(*, application: Application, status: str | None = None, external_id: str | None = None) -> QuerySet[Room]:

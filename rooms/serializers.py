@@ -5,10 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from access.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
 from providers.registry import KNOWN_PROVIDERS
 from rooms.models import RecordingPolicy, RoomStatus
-from tokens.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 
 
 class RoomInputSerializer(StrictInputSerializer):

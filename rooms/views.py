@@ -8,6 +8,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.serializers import created_invitation_data
+from access.services import invitation_url
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
@@ -24,8 +26,6 @@ from rooms.serializers import (
     SessionOutputSerializer,
 )
 from rooms.services import room_close, room_create, room_update, telemetry_by_participant
-from tokens.serializers import created_invitation_data
-from tokens.services import invitation_url
 
 
 class RoomCollectionApi(APIView):

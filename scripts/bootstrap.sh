@@ -19,7 +19,7 @@ fi
 # The join page's browser libraries: livekit-client from npm, pinned with its integrity hash in
 # web/package-lock.json (npm ci checks it), and janus.js from Debian's libjs-janus-gateway when
 # installed; copied into the static files (not committed), never fetched from a CDN.
-vendor=tokens/static/join/vendor
+vendor=access/static/join/vendor
 lock_hash="$(sha256sum web/package-lock.json | cut -c1-16)"
 if [ ! -f "$vendor/.installed-$lock_hash" ]; then
   if command -v npm >/dev/null; then

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import factory
 
+from access.models import Invitation, generate_link_secret, hash_link_secret
 from core.models import Application
 from rooms.models import Room, RoomStatus
-from tokens.models import Invitation, generate_link_secret, hash_link_secret
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from access.services import removals
 from providers.base import EventKind, NeutralEvent
 from recordings.services import recording
 from rooms.models import Room
 from rooms.services import sessions
-from tokens.services import removals
 
 Handler = Callable[..., object]
 

@@ -14,6 +14,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from access.models import Invitation
 from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
 from core.services import audit_record, request_ip
@@ -21,7 +22,6 @@ from outbound import emit
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
 from recordings.selectors import consent_notice_current
 from rooms.models import CallSession, Room
-from tokens.models import Invitation
 
 logger = logging.getLogger(__name__)
 

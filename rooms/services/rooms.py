@@ -106,7 +106,7 @@ def room_create(
 
     Returns (room, created, [(invitation, secret), ...]); links are made only on first create.
     """
-    from tokens.services import invitation_create  # rooms -> tokens; tokens never imports this module
+    from access.services import invitation_create  # rooms -> tokens; tokens never imports this module
 
     _check_window(fields.get("opens_at"), fields.get("closes_at"))
     _check_consent_notice(application=application, recording_policy=fields.get("recording_policy"))

@@ -17,11 +17,11 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from access.models import Invitation
 from core.rows import table
 from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
-from tokens.models import Invitation
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def _remove_if_barred(room: Room, participant: ParticipantSession) -> None:
         return
     if participant.invitation is not None and participant.invitation.revoked_at is None:
         return  # an active link: its identity is not barred (a bar revokes the identity's links)
-    from tokens.services import participant_removal_renew  # tokens imports rooms; not the reverse
+    from access.services import participant_removal_renew  # tokens imports rooms; not the reverse
 
     participant_removal_renew(room=room, identity=participant.identity)
 

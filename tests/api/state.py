@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from access.models import Invitation
 from core.models import Application, ApplicationAPIKey, AuditEvent
 from outbound.models import WebhookEndpoint
 from rooms.models import Room
-from tokens.models import Invitation
 
 SNAPSHOT_MODELS = (Application, ApplicationAPIKey, Room, Invitation, AuditEvent, WebhookEndpoint)
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from access.models import Invitation
 from core.models import AuditEvent
 from rooms.models import Room, RoomStatus
 from tests.api.state import database_state
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation
 
 pytestmark = pytest.mark.django_db
 

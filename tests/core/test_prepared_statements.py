@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from access.models import Invitation
 from core.models import AuditEvent
 from core.rows import prepared_cursor, table
 from rooms.models import CallSession, ParticipantSession, Room
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import WebhookPoster, event_body, participant_info, room_info
-from tokens.models import Invitation
 from webhooks.models import InboundEvent
 from webhooks.services import inbound_event_process
 

@@ -14,10 +14,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from access.models import Invitation
 from core.rows import table
 from rooms.models import CallSession, Room
 from tests.factories import RoomFactory
-from tokens.models import Invitation
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 9, 30, 15, 123456, tzinfo=UTC)

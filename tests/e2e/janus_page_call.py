@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from access.models import Invitation
 from rooms.models import ConnectionTelemetry, ParticipantSession
 from tests.browser import RequestLog, chromium, in_thread, screenshot, serious_accessibility_violations
 from tests.webhooks.conftest import process_events_until
-from tokens.models import Invitation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = 3

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 import providers
+from access.roles import role_grants
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
 from providers.janus import PLUGIN, sign_token
 from rooms.models import CallSession, ParticipantSession, Room
@@ -18,7 +19,6 @@ from rooms.services import room_close
 from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
 from tests.webhooks.conftest import process_events_until
-from tokens.roles import role_grants
 from webhooks.models import InboundEvent, InboundEventStatus
 from webhooks.services import provider_reconcile
 

@@ -18,12 +18,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 import providers
+from access.models import Invitation
 from recordings.models import ConsentNotice, Recording, RecordingStatus
 from rooms.models import RecordingPolicy, Room
 from tests.factories import InvitationFactory, RoomFactory
 from tests.fakes.livekit_server import FakeLiveKitServer
 from tests.webhooks.conftest import participant_info, room_info, webhooks  # noqa: F401  (fixture re-export)
-from tokens.models import Invitation
 
 REVIEWERS_GROUP = "Recording reviewers"
 S3_BUCKET = "convene-recordings-test"

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from access.models import Invitation, hash_link_secret
 from core.models import AuditEvent
 from rooms.models import Room, RoomStatus
-from tokens.models import Invitation, hash_link_secret
 
 
 def create(client, **body):

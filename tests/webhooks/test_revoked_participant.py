@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from access.services import invitation_revoke
 from config.celery import app
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import participant_info, room_info
-from tokens.services import invitation_revoke
 
 
 @pytest.fixture

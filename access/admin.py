@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
+from access.models import Invitation, ParticipantRemoval
 from core.admin import ReadOnlyAdminMixin
-from tokens.models import Invitation, ParticipantRemoval
 
 
 @admin.register(Invitation)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from access.models import Invitation, ParticipantRemoval
 from core.models import AuditEvent
 from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation, ParticipantRemoval
 
 pytestmark = pytest.mark.django_db
 

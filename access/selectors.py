@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db import connections, router
 from django.db.models import QuerySet
 
+from access.models import Invitation, hash_link_secret
 from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.rows import ModelRows, prepared_cursor
 from rooms.models import Room
-from tokens.models import Invitation, hash_link_secret
 
 
 def invitation_get(*, application: Application, invitation_id) -> Invitation:

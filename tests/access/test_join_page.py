@@ -108,7 +108,7 @@ def test_the_page_and_its_event_stream_urls_are_redacted_in_logs():
 
 
 def test_a_missing_browser_library_is_a_startup_warning(settings, monkeypatch):
-    from tokens import pages
+    from access import pages
 
     assert pages.check_join_page_libraries(None) == []  # make test installs them (scripts/bootstrap.sh)
     monkeypatch.setattr(pages.finders, "find", lambda path: None)

@@ -1,8 +1,8 @@
-"""Celery entry points for tokens: thin callers of tokens.services."""
+"""Celery entry points for access: thin callers of access.services."""
 
 from celery import shared_task
 
-from tokens.services import participant_removal_retry, participant_removals_due
+from access.services import participant_removal_retry, participant_removals_due
 
 
 @shared_task(name="tokens.remove_participant")

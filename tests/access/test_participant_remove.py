@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from access.models import ParticipantRemoval
+from access.services import participant_removal_retry
+from access.tasks import sweep_participant_removals
 from config.celery import app
 from core.models import AuditEvent
 from rooms.models import Room, RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import participant_info, room_info
-from tokens.models import ParticipantRemoval
-from tokens.services import participant_removal_retry
-from tokens.tasks import sweep_participant_removals
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_the_migration_bars_identities_whose_every_link_was_revoked_before_remov
 
     from django.apps import apps
 
-    migration = import_module("tokens.migrations.0003_bar_identities_with_only_revoked_links")
+    migration = import_module("access.migrations.0003_bar_identities_with_only_revoked_links")
     room, revoked_at = RoomFactory(), timezone.now()
     InvitationFactory(room=room, identity="gone", revoked_at=revoked_at)
     InvitationFactory(room=room, identity="back", revoked_at=revoked_at)

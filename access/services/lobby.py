@@ -12,10 +12,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from access.models import Invitation, LobbyEntry, LobbyStatus
 from core.errors import Conflict, ConveneError, Forbidden, NotFound
 from core.services import audit_record
 from rooms.models import Room
-from tokens.models import Invitation, LobbyEntry, LobbyStatus
 
 
 class LobbyWaiting(ConveneError):

@@ -9,16 +9,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.auth import caller_application
-from core.errors import Gone, PayloadTooLarge
-from core.pagination import Pagination
-from core.schema import paginated
-from core.throttling import JoinTelemetryThrottle, JoinThrottled
-from recordings.selectors import consent_requirement
-from rooms.selectors import room_get
-from rooms.services import telemetry_record
-from tokens.selectors import invitation_by_secret, invitation_get, invitation_list
-from tokens.serializers import (
+from access.selectors import invitation_by_secret, invitation_get, invitation_list
+from access.serializers import (
     CredentialsSerializer,
     InvitationCreatedSerializer,
     InvitationInputSerializer,
@@ -36,7 +28,7 @@ from tokens.serializers import (
     created_invitation_data,
     credentials_data,
 )
-from tokens.services import (
+from access.services import (
     LobbyWaiting,
     invitation_create,
     invitation_redeem,
@@ -47,6 +39,14 @@ from tokens.services import (
     participant_remove,
     token_issue,
 )
+from core.auth import caller_application
+from core.errors import Gone, PayloadTooLarge
+from core.pagination import Pagination
+from core.schema import paginated
+from core.throttling import JoinTelemetryThrottle, JoinThrottled
+from recordings.selectors import consent_requirement
+from rooms.selectors import room_get
+from rooms.services import telemetry_record
 
 
 class RoomInvitationsApi(APIView):

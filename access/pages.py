@@ -19,15 +19,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from access.join_text import page_text, state_text
+from access.models import Invitation
+from access.roles import role_grants
+from access.selectors import invitation_by_secret
+from access.services import invitation_assert_usable
 from core.errors import ConveneError, NotFound
 from core.throttling import JoinRateThrottle
 from providers.registry import configured_providers
 from recordings.selectors import consent_requirement
-from tokens.join_text import page_text, state_text
-from tokens.models import Invitation
-from tokens.roles import role_grants
-from tokens.selectors import invitation_by_secret
-from tokens.services import invitation_assert_usable
 
 # The browser libraries scripts/bootstrap.sh installs into the static files, by provider.
 VENDOR_FILES = {"livekit": "join/vendor/livekit-client.umd.js", "janus": "join/vendor/janus.js"}
@@ -107,7 +107,7 @@ def _join_page(request, secret: str):
         if isinstance(exc, NotFound):
             throttle.record_failure()
         return _state_screen(request, code=exc.code, status=exc.status_code, invitation=invitation, details=exc.details)
-    return render(request, "tokens/join.html", _context(invitation, secret=secret, state="joinable"))
+    return render(request, "access/join.html", _context(invitation, secret=secret, state="joinable"))
 
 
 def _state_screen(request, *, code: str, status: int, invitation: Invitation | None = None, details=None):
@@ -116,7 +116,7 @@ def _state_screen(request, *, code: str, status: int, invitation: Invitation | N
     if invitation is not None and code == "too_early":
         context.update(_context(invitation, secret=None, state=code))
         context["config"]["join_allowed_from"] = details.get("join_allowed_from")
-    return render(request, "tokens/join.html", context, status=status)
+    return render(request, "access/join.html", context, status=status)
 
 
 def _context(invitation: Invitation, *, secret: str | None, state: str) -> dict:

@@ -15,6 +15,23 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 import providers
+from access.models import (
+    Invitation,
+    ParticipantRemoval,
+    RemovalReason,
+    generate_identity,
+    generate_link_secret,
+    hash_link_secret,
+)
+from access.roles import role_grants
+from access.selectors import invitation_by_secret
+from access.services.lobby import lobby_assert_admitted, lobby_assert_not_denied
+from access.services.removals import (
+    participant_assert_admitted,
+    participant_bar,
+    participant_refusal,
+    participant_removal_attempt,
+)
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import AuditEvent
 from core.rows import prepared_cursor
@@ -23,23 +40,6 @@ from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
 from rooms.services import room_mark_open
-from tokens.models import (
-    Invitation,
-    ParticipantRemoval,
-    RemovalReason,
-    generate_identity,
-    generate_link_secret,
-    hash_link_secret,
-)
-from tokens.roles import role_grants
-from tokens.selectors import invitation_by_secret
-from tokens.services.lobby import lobby_assert_admitted, lobby_assert_not_denied
-from tokens.services.removals import (
-    participant_assert_admitted,
-    participant_bar,
-    participant_refusal,
-    participant_removal_attempt,
-)
 
 logger = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from django.db import connection
 from django.http import JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
+from access.models import Invitation, LobbyStatus
+from access.selectors import invitation_by_secret
+from access.services import lobby_is_host, lobby_list, lobby_touch
 from core.errors import ConveneError, Gone, error_body
 from core.throttling import FAILED_STATUSES, JoinEventsThrottle
 from recordings.selectors import room_is_recording
 from rooms.models import Room
-from tokens.models import Invitation, LobbyStatus
-from tokens.selectors import invitation_by_secret
-from tokens.services import lobby_is_host, lobby_list, lobby_touch
 
 CHECK_INTERVAL_SECONDS = 0.5
 HEARTBEAT_EVERY = 4  # checks: a comment line every 2 s while nothing changes

@@ -1,6 +1,6 @@
-"""Writes of tokens: join links and join credentials (links.py), removing participants (removals.py)."""
+"""Writes of access: join links and join credentials (links.py), removing participants (removals.py)."""
 
-from tokens.services.links import (
+from access.services.links import (
     IssuedCredentials,
     invitation_assert_usable,
     invitation_create,
@@ -9,14 +9,14 @@ from tokens.services.links import (
     invitation_url,
     token_issue,
 )
-from tokens.services.lobby import (
+from access.services.lobby import (
     LobbyWaiting,
     lobby_entry_decide,
     lobby_is_host,
     lobby_list,
     lobby_touch,
 )
-from tokens.services.removals import (
+from access.services.removals import (
     participant_publish_check,
     participant_removal_attempt,
     participant_removal_renew,

@@ -1,4 +1,4 @@
-"""The hand-written link lookup (tokens.selectors.invitation_by_secret) returns what the ORM's
+"""The hand-written link lookup (access.selectors.invitation_by_secret) returns what the ORM's
 select_related("room", "room__application") returns, on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access.models import Invitation
+from access.selectors import invitation_by_secret
 from core.errors import NotFound
 from rooms.models import RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation
-from tokens.selectors import invitation_by_secret
 
 
 def every_field(instance) -> dict:

@@ -1,4 +1,4 @@
-"""The waiting room (tokens/services/lobby.py): a guest's join waits (202, no token) until a host
+"""The waiting room (access/services/lobby.py): a guest's join waits (202, no token) until a host
 admits them, from the API with the application's key or from the host's page with the host's
 link; a denial is final for that link; every decision is audited; stale entries expire."""
 
@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from access.models import LobbyEntry, LobbyStatus
 from core.models import AuditEvent
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import LobbyEntry, LobbyStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 from livekit import api
 
+from access.models import Invitation
 from core.models import AuditEvent
 from rooms.models import Room, RoomStatus
 from tests.factories import InvitationFactory, RoomFactory
-from tokens.models import Invitation
 
 
 def join(client, secret, **extra):
@@ -168,16 +168,16 @@ def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(
     anon_client, monkeypatch, change, code, room_kind
 ):
     """The conditional UPDATE decides, not the state read by the lookup."""
-    import tokens.services.links
+    import access.services.links
 
     invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
-    check = tokens.services.links.room_assert_joinable
+    check = access.services.links.room_assert_joinable
 
     def meanwhile(**kwargs):
         Invitation.objects.filter(pk=invitation.pk).update(**change)
         check(**kwargs)
 
-    monkeypatch.setattr(tokens.services.links, "room_assert_joinable", meanwhile)
+    monkeypatch.setattr(access.services.links, "room_assert_joinable", meanwhile)
     response = join(anon_client, invitation.secret)
     assert response.status_code == 410
     assert response.json()["error"]["code"] == code
@@ -230,16 +230,16 @@ def test_a_use_is_counted_only_together_with_its_audit_row(anon_client, monkeypa
     """The database refuses the audit row (NOT NULL): the counted use goes with it, no token leaves."""
     from django.db import IntegrityError
 
-    import tokens.services.links
+    import access.services.links
 
-    make_event = tokens.services.links.audit_event
+    make_event = access.services.links.audit_event
 
     def unwritable_event(**kwargs):
         event = make_event(**kwargs)
         event.actor_type = None
         return event
 
-    monkeypatch.setattr(tokens.services.links, "audit_event", unwritable_event)
+    monkeypatch.setattr(access.services.links, "audit_event", unwritable_event)
     invitation = InvitationFactory(max_uses=1, room=a_room(room_kind))
     with pytest.raises(IntegrityError):
         join(anon_client, invitation.secret)

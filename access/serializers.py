@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from access.roles import role_names
 from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, StrictInputSerializer
-from tokens.roles import role_names
 
 
 class RoleField(serializers.CharField):

@@ -17,13 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
+from access.models import Invitation, ParticipantRemoval, RemovalReason
+from access.roles import role_grants
 from core.errors import Conflict, ConveneError, Forbidden
 from core.rows import table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound
 from rooms.models import ParticipantSession, Room, RoomStatus
-from tokens.models import Invitation, ParticipantRemoval, RemovalReason
-from tokens.roles import role_grants
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +103,14 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
     removal.room = room
     _audit_removal(removal, actor=("system", "join_event"), details={"reason": removal.reason, "trigger": "rejoined"})
     logger.info("barred participant connected; removing room=%s removal=%s", room.pk, removal.pk)
-    from tokens.tasks import remove_participant
+    from access.tasks import remove_participant
 
     transaction.on_commit(lambda: remove_participant.apply_async((str(removal.pk),)), robust=True)
     return removal
 
 
 def participant_removal_retry(*, removal_id: str) -> bool | None:
-    """The background try of a pending removal (tokens.tasks.remove_participant). None when there
+    """The background try of a pending removal (access.tasks.remove_participant). None when there
     is nothing to do: carried out, lifted or deleted since."""
     removal = (
         ParticipantRemoval.objects.select_related("room").filter(pk=removal_id, done_at=None, lifted_at=None).first()
