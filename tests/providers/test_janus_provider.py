@@ -14,13 +14,13 @@ import providers
 from access.roles import role_grants
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
 from providers.janus import PLUGIN, sign_token
+from reconciler.services import provider_reconcile
 from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
 from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
 from tests.webhooks.conftest import process_events_until
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import provider_reconcile
 
 UNAUTHORIZED = 433  # VideoRoom: the join token is not in the room's allowed list
 

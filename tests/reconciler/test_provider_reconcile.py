@@ -11,12 +11,12 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from livekit.protocol import models as lk
 
+from reconciler.services import provider_reconcile, reconcile_all
+from reconciler.tasks import reconcile_providers
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus
 from tests.factories import RoomFactory
 from tests.webhooks.conftest import participant_info, room_info
 from tests.webhooks.streams import full_snapshot
-from webhooks.services import provider_reconcile, reconcile_all
-from webhooks.tasks import reconcile_providers
 
 pytestmark = pytest.mark.django_db
 
