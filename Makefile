@@ -13,8 +13,8 @@ lint:
 
 bench:
 	scripts/bootstrap.sh requirements-dev.txt
-	.venv/bin/python bench/run.py
+	.venv/bin/python -m bench.run
 
 bench-webhooks:
 	scripts/bootstrap.sh requirements-dev.txt
-	.venv/bin/python bench/webhooks.py
+	.venv/bin/python -m bench.webhooks
