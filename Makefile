@@ -10,6 +10,7 @@ test:
 lint:
 	scripts/bootstrap.sh requirements-dev.txt
 	.venv/bin/ruff check .
+	.venv/bin/python -m devtools.layers
 
 bench:
 	scripts/bootstrap.sh requirements-dev.txt
