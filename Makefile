@@ -10,11 +10,12 @@ test:
 lint:
 	scripts/bootstrap.sh requirements-dev.txt
 	.venv/bin/ruff check .
+	.venv/bin/python -m devtools.layers
 
 bench:
 	scripts/bootstrap.sh requirements-dev.txt
-	.venv/bin/python bench/run.py
+	.venv/bin/python -m bench.run
 
 bench-webhooks:
 	scripts/bootstrap.sh requirements-dev.txt
-	.venv/bin/python bench/webhooks.py
+	.venv/bin/python -m bench.webhooks

@@ -2,7 +2,7 @@
 receiver, and the lag from a change to its delivery at a steady rate of changes, with PostgreSQL
 (durable) and Redis on loopback.
 
-Run `.venv/bin/python bench/outbound.py`. Two phases:
+Run `.venv/bin/python -m bench.outbound`. Two phases:
 1. throughput: N deliveries already in the outbox (one endpoint, the receiver on 127.0.0.1) and
    their doorbells in Redis; one worker process (concurrency 1) starts and drains them:
    deliveries/s = N / (last delivered_at - first delivered_at);
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import sys
@@ -30,24 +29,11 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
-from stack import REPO_ROOT, Stack
 
-sys.path.insert(0, str(REPO_ROOT))
+from bench.cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
+from bench.stack import Stack
+from bench.webhooks import start_worker, stop_worker  # the event-flow bench's worker helpers
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
-
-
-def _event_flow_bench():
-    """bench/webhooks.py, whose worker helpers this shares; loaded by path because `webhooks` on
-    sys.path is the Django app of that name."""
-    spec = importlib.util.spec_from_file_location("bench_webhooks", Path(__file__).with_name("webhooks.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_EVENT_FLOW = _event_flow_bench()
-start_worker, stop_worker = _EVENT_FLOW.start_worker, _EVENT_FLOW.stop_worker
 
 TARGETS = {"throughput": ">= 300 deliveries/s per worker process", "lag": "p99 < 1000 ms at 100 changes/s"}
 SEED = """

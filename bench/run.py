@@ -1,6 +1,6 @@
 """Convene's benchmark: join-link redemption and token issue under gunicorn, on loopback.
 
-Run `.venv/bin/python bench/run.py` (or `make bench`); `--help` lists the knobs. It prints
+Run `.venv/bin/python -m bench.run` (or `make bench`); `--help` lists the knobs. It prints
 figures next to the targets and writes them to bench/results/latest.json. It never fails on a
 figure: it exits non-zero only when the run itself broke (a server would not start, or more
 than 1% of requests failed). See bench/README.md.
@@ -19,12 +19,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import loadgen
-import profiling
-from cpu import CpuMeter, wait_for_quiet
-from dbstats import ServerCounters
-from seed import seed
-from stack import JOIN_RATE_LIMIT, REPO_ROOT, Stack, public_settings
+from bench import loadgen, profiling
+from bench.cpu import CpuMeter, wait_for_quiet
+from bench.dbstats import ServerCounters
+from bench.seed import seed
+from bench.stack import JOIN_RATE_LIMIT, REPO_ROOT, Stack, public_settings
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.json"
 MAX_ERROR_RATE = 0.01

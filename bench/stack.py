@@ -18,11 +18,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from devtools.localservers import PostgresServer, RedisServer, free_port, wait_for_port
 
-from scripts.localservers import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Raised so that the per-address join throttle (30/min by default) does not cap the benchmark:
 # every request comes from 127.0.0.1. The throttle's cache round trip is still made and measured.

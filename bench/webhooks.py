@@ -1,7 +1,7 @@
 """Convene's event-flow benchmark: webhook ingest under gunicorn, processing per Celery worker
 process, and event-to-record lag, with PostgreSQL and Redis on loopback.
 
-Run `.venv/bin/python bench/webhooks.py` (or `make bench-webhooks`); `--provider janus` posts Janus's
+Run `.venv/bin/python -m bench.webhooks` (or `make bench-webhooks`); `--provider janus` posts Janus's
 event handler bodies (basic auth, one `joined` event per post) to /webhooks/janus instead. Three phases:
 1. ingest: wrk posts signed `participant_joined` webhooks (unique event ids, LiveKit's signing)
    as fast as the service answers, with no worker running: events/s and p50/p95/p99 of the 200;
@@ -27,14 +27,11 @@ import time
 from pathlib import Path
 
 import aiohttp
-import dbstats
-import loadgen
-import profiling
 import psycopg
-from cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
-from stack import REPO_ROOT, Stack, _venv_tool
 
-sys.path.insert(0, str(REPO_ROOT))
+from bench import dbstats, loadgen, profiling
+from bench.cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
+from bench.stack import REPO_ROOT, Stack, _venv_tool
 from providers.janus_events import participant_tag
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
 

@@ -223,6 +223,7 @@ INSTALLED_APPS = [
     "webhooks",
     "recordings",
     "outbound",
+    "reconciler",
 ]
 
 MIDDLEWARE = [

@@ -15,9 +15,9 @@ fi
 janus=""
 if command -v janus >/dev/null && [ -z "${JANUS_URL:-}" ]; then
   # A private Janus for real calls (rooms with "provider": "janus"), posting events to this server.
-  JANUS_URL="http://127.0.0.1:$(.venv/bin/python -c 'from scripts.localservers import free_port; print(free_port())')/janus"
+  JANUS_URL="http://127.0.0.1:$(.venv/bin/python -c 'from devtools.localservers import free_port; print(free_port())')/janus"
   export JANUS_URL
-  .venv/bin/python scripts/janus.py --webhook-url "http://127.0.0.1:${PORT:-8000}/webhooks/janus" \
+  .venv/bin/python -m devtools.janus --webhook-url "http://127.0.0.1:${PORT:-8000}/webhooks/janus" \
     --folder "${CONVENE_VAR_DIR:-var}/janus" &
   janus=$!
   echo "Janus on $JANUS_URL"

@@ -38,7 +38,7 @@ export DEBUG=false SECRET_KEY="test-$(head -c 48 /dev/urandom | base64 | tr -d '
 export LIVEKIT_URL=http://127.0.0.1:9 LIVEKIT_API_KEY=testkey LIVEKIT_API_SECRET="test-secret-$(head -c 32 /dev/urandom | base64 | tr -d '/+=')"
 export SECURE_SSL_REDIRECT=false PYTHONDONTWRITEBYTECODE=1
 set +e
-.venv/bin/python scripts/localservers.py -- .venv/bin/python -m pytest "$@"
+.venv/bin/python -m devtools.localservers -- .venv/bin/python -m pytest "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

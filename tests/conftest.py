@@ -95,9 +95,9 @@ def convene_server(transactional_db, settings):
 
 @pytest.fixture
 def janus(settings):
-    """A real Janus (scripts/janus.py) on 127.0.0.1 with random secrets; the Janus provider is
+    """A real Janus (devtools/janus.py) on 127.0.0.1 with random secrets; the Janus provider is
     configured to use it. Its event handler posts to settings.JANUS_TEST_WEBHOOK_URL when set."""
-    from scripts.janus import JanusServer
+    from devtools.janus import JanusServer
 
     values = {name: secrets.token_urlsafe(32) for name in ("admin_key", "token_secret", "webhook_password")}
     server = JanusServer(

@@ -1,1 +1,2 @@
-"""Inbound media-server events: receive, store durably, process through Celery, reconcile."""
+"""Inbound media-server events: receive, store durably, process through Celery, replay (what the
+events missed, the reconciler app repairs)."""

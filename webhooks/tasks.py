@@ -8,7 +8,6 @@ from webhooks.services import (
     Outcome,
     inbound_event_process,
     inbound_events_sweep,
-    reconcile_all,
     retry_countdown,
 )
 
@@ -34,8 +33,3 @@ def process_inbound_event(self, event_id: int) -> str:
 @shared_task(name="webhooks.sweep_inbound_events")
 def sweep_inbound_events() -> int:
     return inbound_events_sweep()
-
-
-@shared_task(name="webhooks.reconcile_providers")
-def reconcile_providers() -> dict:
-    return reconcile_all()

@@ -15,7 +15,7 @@ from celery import shared_task
 
 from config import celery as celery_config
 from config.celery import app, publish_task
-from scripts.localservers import RedisServer
+from devtools.localservers import RedisServer
 from tests.fault.conftest import BlackHoleBroker
 from webhooks.tasks import process_inbound_event
 

@@ -30,13 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+from devtools.janus import JanusServer
+from devtools.localservers import free_port, stop_process
+from tests.waiting import wait_until
 
-from scripts.janus import JanusServer  # noqa: E402
-from scripts.localservers import free_port, stop_process  # noqa: E402
-from tests.waiting import wait_until  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 VENV_BIN = Path(sys.executable).parent
 JANUS_JS = Path("/usr/share/javascript/janus-gateway/janus.js")

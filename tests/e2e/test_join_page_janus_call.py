@@ -34,7 +34,7 @@ def test_two_browsers_call_each_other_through_the_join_page_on_janus():
         env.pop("REDIS_URL", None)
         command = [
             *("ip", "netns", "exec", netns),
-            *(sys.executable, str(REPO / "scripts" / "localservers.py"), "--"),
+            *(sys.executable, "-m", "devtools.localservers", "--"),
             *(sys.executable, "-m", "pytest", str(REPO / "tests" / "e2e" / "janus_page_call.py"), "-q", "-s"),
         ]
         run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

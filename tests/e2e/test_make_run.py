@@ -24,15 +24,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from devtools.localservers import free_port, wait_for_port
 from tests.fakes.livekit_webhooks import WEBHOOK_CONTENT_TYPE, WEBHOOK_USER_AGENT, new_guid, sign_webhook
 from tests.waiting import wait_until
 from tests.webhooks.conftest import event_body, participant_info, room_info
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.localservers import free_port, wait_for_port  # noqa: E402
 
 # The development key pair is LiveKit's own (`livekit-server --dev`), shorter than the suite allows elsewhere.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

@@ -1,4 +1,4 @@
-"""A real Convene stack on loopback for fault tests: its own PostgreSQL and Redis (scripts/localservers),
+"""A real Convene stack on loopback for fault tests: its own PostgreSQL and Redis (devtools/localservers),
 a migrated database with one application and room, gunicorn and Celery workers as subprocesses with
 production settings. The tests break pieces of it on purpose (stop Redis, stop PostgreSQL, SIGKILL a
 worker) and look at the result over HTTP and in the stack's own database with psycopg.
@@ -30,15 +30,12 @@ import psycopg
 import pytest
 import requests
 
+from devtools.localservers import PostgresServer, RedisServer, free_port, wait_for_port
 from tests.fakes.livekit_webhooks import WEBHOOK_CONTENT_TYPE, WEBHOOK_USER_AGENT, new_guid, sign_webhook
 from tests.waiting import wait_until
 from tests.webhooks.conftest import event_body, participant_info, room_info
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.localservers import PostgresServer, RedisServer, free_port, wait_for_port  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 TASK_NAME = "webhooks.process_inbound_event"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from scripts.localservers import free_port
+from devtools.localservers import free_port
 from tests.fakes.livekit_webhooks import new_guid
 from tests.fault.conftest import Stack, child_pids, wait_until
 from tests.outbound.receiver import Receiver, verified

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from devtools.localservers import free_port, stop_process, wait_for_port
 from providers.ice import ice_servers_for, turn_configured, turn_credential
 from tests.core.test_settings_and_ops import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.localservers import free_port, stop_process, wait_for_port  # noqa: E402
 
 TURN_SECRET = "Tq7Wx2Lk9Zr4Vb1Nc8Hm5Jd3Pf6Gs0Ya"
 UCLIENT_TIMEOUT = 20

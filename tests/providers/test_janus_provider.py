@@ -1,4 +1,4 @@
-"""The Janus provider against a real Janus 1.1 (scripts/janus.py, started per test): rooms created
+"""The Janus provider against a real Janus 1.1 (devtools/janus.py, started per test): rooms created
 and destroyed, join tokens bound to their room and their expiry, removal kicks and bars, and the
 real event handler's posts becoming session and participant records."""
 
@@ -12,15 +12,15 @@ import pytest
 
 import providers
 from access.roles import role_grants
+from devtools.localservers import free_port
 from providers.base import ParticipantSpec, ProviderNotFound, ProviderUnavailable, RecordingSpec, RecordingState
 from providers.janus import PLUGIN, sign_token
+from reconciler.services import provider_reconcile
 from rooms.models import CallSession, ParticipantSession, Room
 from rooms.services import room_close
-from scripts.localservers import free_port
 from tests.fakes.janus_client import JanusClient
 from tests.webhooks.conftest import process_events_until
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import provider_reconcile
 
 UNAUTHORIZED = 433  # VideoRoom: the join token is not in the room's allowed list
 

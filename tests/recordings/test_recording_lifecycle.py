@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from livekit.protocol import egress as lk_egress
 
+from reconciler.services import provider_reconcile, reconcile_all
 from recordings.models import Recording, RecordingStatus
 from rooms.models import CallSession, RecordingPolicy
 from tests.factories import RoomFactory
 from tests.recordings.conftest import egress_calls
 from tests.webhooks.conftest import event_body, participant_info, process_pending, room_info
 from webhooks.models import InboundEvent, InboundEventStatus
-from webhooks.services import provider_reconcile, reconcile_all
 
 pytestmark = pytest.mark.django_db
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.services import provider_reconcile
 from rooms.models import RoomStatus
 from tests.factories import RoomFactory
 from tests.webhooks.streams import (
@@ -34,7 +35,6 @@ from tests.webhooks.streams import (
     streams,
     timed_deliveries,
 )
-from webhooks.services import provider_reconcile
 
 pytestmark = pytest.mark.django_db
 

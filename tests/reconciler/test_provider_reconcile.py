@@ -11,12 +11,13 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from livekit.protocol import models as lk
 
+from reconciler.services import provider_reconcile, reconcile_all
+from reconciler.tasks import reconcile_providers
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus
+from tests.core.test_settings_and_ops import load_settings
 from tests.factories import RoomFactory
 from tests.webhooks.conftest import participant_info, room_info
 from tests.webhooks.streams import full_snapshot
-from webhooks.services import provider_reconcile, reconcile_all
-from webhooks.tasks import reconcile_providers
 
 pytestmark = pytest.mark.django_db
 
@@ -356,3 +357,16 @@ def test_the_celery_task_reconciles_every_provider(webhooks, fake_livekit):
     assert reconcile_providers.name == "webhooks.reconcile_providers"
     schedule = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     assert "webhooks.reconcile_providers" in schedule
+
+
+def test_a_worker_finds_the_reconcile_task_under_its_old_name_in_the_reconciler_app():
+    """A task queued (or scheduled by beat) before the reconciler left webhooks still runs."""
+    find = (
+        "from config.celery import app; app.loader.import_default_modules(); "
+        "print(app.tasks['webhooks.reconcile_providers'].__module__)"
+    )
+
+    result = load_settings(find)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "reconciler.tasks"

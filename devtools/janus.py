@@ -3,8 +3,8 @@
 Writes a Janus configuration folder of its own (HTTP API on one address, the VideoRoom plugin with
 an admin key, token auth, the sample event handler posting to Convene's /webhooks/janus with basic
 auth, a recording folder) and starts `janus` on it; never reads or changes /etc/janus. Usable as a
-library (`JanusServer(...).start()`, like scripts/localservers.PostgresServer) and as a command:
-`python scripts/janus.py` runs Janus from the environment's JANUS_* settings until interrupted.
+library (`JanusServer(...).start()`, like devtools.localservers.PostgresServer) and as a command:
+`python -m devtools.janus` runs Janus from the environment's JANUS_* settings until interrupted.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-from scripts.localservers import free_port, stop_process  # noqa: E402
+from devtools.localservers import free_port, stop_process
 
 LIB_DIRS = ("/usr/lib/x86_64-linux-gnu/janus", "/usr/lib/aarch64-linux-gnu/janus", "/usr/lib/janus")
 # Only what Convene uses is loaded: every other module is left out of the private folders.

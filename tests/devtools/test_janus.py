@@ -1,4 +1,4 @@
-"""scripts/janus.py: a private Janus started from a configuration of its own answers its HTTP API
+"""devtools/janus.py: a private Janus started from a configuration of its own answers its HTTP API
 with the secrets it was given, creates rooms only with the admin key, and posts its events to the
 configured receiver with basic auth."""
 
@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from scripts.janus import JanusServer
-from scripts.localservers import free_port
+from devtools.janus import JanusServer
+from devtools.localservers import free_port
 
 
 def _post(server: JanusServer, path: str, body: dict, *, apisecret: str = "api-secret") -> dict:

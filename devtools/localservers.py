@@ -2,7 +2,7 @@
 
 Each server lives in its own temporary directory on a free loopback port, can be stopped and
 started again (fault tests do), and is always stopped on exit. Used as a library by tests and
-bench/, and as a command: `python scripts/localservers.py [--no-redis] -- CMD ...` runs CMD with
+bench/, and as a command: `python -m devtools.localservers [--no-redis] -- CMD ...` runs CMD with
 DATABASE_URL and REDIS_URL pointing at fresh servers.
 """
 
