@@ -1,4 +1,4 @@
-"""What production settings must not be: the checks config/settings.py runs at start when DEBUG is off.
+"""What production settings must not be: the tests config/settings/checks.py runs at start when DEBUG is off.
 
 Pure functions over values (no Django imports), so settings can call them before Django is set up.
 Each problem names the variable and what to set, never the offending value (it may be a secret).

@@ -4,7 +4,7 @@ Django's RedisCacheClient builds a new `redis.Redis` for every operation, and re
 constructor copies its table of response callbacks each time: on the event flow's hot path (webhooks
 out look up an application's subscriptions once per change) that cost as much CPU as the command.
 The object is only a handle on the pool; one per pool serves every operation, from any thread.
-The same fix as config/broker.py makes to kombu's channel. Everything else is Django's.
+The same fix as core/broker.py makes to kombu's channel. Everything else is Django's.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
-from config.celery import publish_task
 from core.rows import ModelRows, prepared_cursor, table
+from core.taskqueue import publish_task
 from outbound.services.outbox import event_ids_derived_from
 from providers.base import BadPayload, NeutralEvent, ProviderRejected
 from rooms.models import Room

@@ -27,8 +27,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from config.celery import publish_task
 from core.rows import insert_row
+from core.taskqueue import publish_task
 from outbound.catalogue import room_object
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 

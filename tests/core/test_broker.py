@@ -1,4 +1,4 @@
-"""config.broker: kombu's Redis channel keeps one client object for its short commands, on the
+"""core.broker: kombu's Redis channel keeps one client object for its short commands, on the
 channel's pool, and the worker uses it with a Redis broker."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-from config.broker import Transport
 from config.celery import app
+from core.broker import Transport
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def channel(settings):
 
 
 def test_the_redis_broker_uses_the_transport():
-    assert app.conf.broker_transport == "config.broker:Transport"
+    assert app.conf.broker_transport == "core.broker:Transport"
     with Connection(app.conf.broker_url, transport=app.conf.broker_transport) as connection:
         assert type(connection.transport) is Transport
 
@@ -41,7 +41,7 @@ def test_a_new_pool_gets_a_new_client(channel):
 
 
 def _filesystem_connection(folder):
-    from config.broker import FilesystemTransport
+    from core.broker import FilesystemTransport
 
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder)}
     return Connection("filesystem://", transport=FilesystemTransport, transport_options=options)

@@ -1,4 +1,4 @@
-"""config.celery.publish_task: the event flow's doorbell sends the message apply_async would send,
+"""core.taskqueue.publish_task: the event flow's doorbell sends the message apply_async would send,
 with one LPUSH, and falls back to apply_async whenever the message is not a plain one."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 import redis
 from celery import shared_task
 
-from config import celery as celery_config
-from config.celery import app, publish_task
+from config.celery import app
+from core import taskqueue
+from core.taskqueue import publish_task
 from devtools.localservers import RedisServer
 from tests.fault.conftest import BlackHoleBroker
 from webhooks.tasks import process_inbound_event
@@ -91,7 +92,7 @@ def test_eager_mode_goes_through_apply_async(broker):
 
 
 def test_a_task_whose_result_is_kept_goes_through_apply_async(broker):
-    assert celery_config._template_from_celery(_with_result) is None  # reply_to and a result to wait for
+    assert taskqueue._template_from_celery(_with_result) is None  # reply_to and a result to wait for
     with mock.patch.object(_with_result, "apply_async") as apply_async:
         publish_task(_with_result, (5,))
     assert apply_async.call_args == mock.call((5,), retry=False)
@@ -99,8 +100,8 @@ def test_a_task_whose_result_is_kept_goes_through_apply_async(broker):
 
 def test_a_broker_that_never_answers_fails_the_publish_within_the_socket_timeout():
     with BlackHoleBroker() as black_hole:
-        publisher = celery_config._RedisPublisher(black_hole.url, TIMEOUTS)
-        template = celery_config._template_from_celery(process_inbound_event)
+        publisher = taskqueue._RedisPublisher(black_hole.url, TIMEOUTS)
+        template = taskqueue._template_from_celery(process_inbound_event)
         started = time.monotonic()
         with pytest.raises(redis.exceptions.TimeoutError):
             publisher.send(template, (1,))
@@ -110,8 +111,8 @@ def test_a_broker_that_never_answers_fails_the_publish_within_the_socket_timeout
 
 
 def test_an_unreachable_broker_fails_the_publish_at_once():
-    publisher = celery_config._RedisPublisher("redis://127.0.0.1:9/0", TIMEOUTS)
-    template = celery_config._template_from_celery(process_inbound_event)
+    publisher = taskqueue._RedisPublisher("redis://127.0.0.1:9/0", TIMEOUTS)
+    template = taskqueue._template_from_celery(process_inbound_event)
     started = time.monotonic()
     with pytest.raises(redis.exceptions.ConnectionError):
         publisher.send(template, (1,))
@@ -119,8 +120,8 @@ def test_an_unreachable_broker_fails_the_publish_at_once():
 
 
 def test_an_error_reply_fails_the_publish_and_the_next_one_goes_through(broker):
-    publisher = celery_config._RedisPublisher(app.conf.broker_url, TIMEOUTS)
-    template = celery_config._template_from_celery(process_inbound_event)
+    publisher = taskqueue._RedisPublisher(app.conf.broker_url, TIMEOUTS)
+    template = taskqueue._template_from_celery(process_inbound_event)
     broker.set("tests:publish:not-a-list", "x")
     try:
         with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
@@ -134,8 +135,8 @@ def test_an_error_reply_fails_the_publish_and_the_next_one_goes_through(broker):
 def test_after_a_redis_restart_the_next_publish_goes_through():
     server = RedisServer().start()
     try:
-        publisher = celery_config._RedisPublisher(server.url, TIMEOUTS)
-        template = celery_config._template_from_celery(process_inbound_event)
+        publisher = taskqueue._RedisPublisher(server.url, TIMEOUTS)
+        template = taskqueue._template_from_celery(process_inbound_event)
         publisher.send(template, (1,))
         server.stop()
         server.start()  # the same port; the publisher's connection is now dead
@@ -158,9 +159,9 @@ def test_after_a_redis_restart_the_next_publish_goes_through():
 def test_other_brokers_go_through_apply_async(url, options, monkeypatch):
     before = app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options
     app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = url, None, options
-    monkeypatch.setattr(celery_config, "_publisher_by_pid", {})
+    monkeypatch.setattr(taskqueue, "_publisher_by_pid", {})
     try:
-        assert celery_config._publisher() is None
+        assert taskqueue._publisher(app) is None
         with mock.patch.object(process_inbound_event, "apply_async") as apply_async:
             publish_task(process_inbound_event, (3,))
         assert apply_async.call_args == mock.call((3,), retry=False)

@@ -163,7 +163,7 @@ def test_the_embedded_broker_writes_messages_with_the_atomic_transport(tmp_path)
     code = "from django.conf import settings; print(settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT)"
     result = load_settings(code, DEBUG="true", REDIS_URL=None, CELERY_BROKER_URL=None, CONVENE_VAR_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["filesystem://", "config.broker:FilesystemTransport"]
+    assert result.stdout.split() == ["filesystem://", "core.broker:FilesystemTransport"]
 
 
 def test_an_unreadable_secret_file_is_a_startup_error(tmp_path):

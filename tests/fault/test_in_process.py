@@ -4,9 +4,11 @@ redelivery safe), plus the setting that bounds a publish when the broker is unre
 
 from __future__ import annotations
 
+import json
 import os
-import runpy
 import secrets
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from tests.webhooks.conftest import event_body, participant_info, room_info
 from webhooks.models import InboundEvent
 from webhooks.services import inbound_events_store, inbound_events_sweep, retry_countdown
 
-SETTINGS_FILE = Path(__file__).resolve().parents[2] / "config" / "settings.py"
+ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TASK = "webhooks.process_inbound_event"
 
 
@@ -115,7 +117,8 @@ def test_sweep_with_an_explicit_zero_age_takes_the_rows_stored_just_now(db, sett
 
 
 def _production_settings(monkeypatch) -> dict:
-    """config/settings.py evaluated as production runs it (DEBUG off, Redis broker, defaults)."""
+    """The settings package (config/settings/) evaluated in a fresh process as production runs it
+    (DEBUG off, Redis broker, defaults): its JSON-representable settings."""
     for name in list(os.environ):
         if name.startswith(("CELERY_", "CONVENE_", "DATABASE_", "REDIS_")):
             monkeypatch.delenv(name)
@@ -127,7 +130,15 @@ def _production_settings(monkeypatch) -> dict:
     monkeypatch.setenv("LIVEKIT_API_SECRET", secrets.token_urlsafe(32))
     monkeypatch.setenv("DATABASE_URL", "postgres://convene@127.0.0.1:5432/convene")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
-    return runpy.run_path(str(SETTINGS_FILE))
+    code = (
+        "import json, config.settings as s; "
+        "print(json.dumps({k: v for k, v in vars(s).items() if k.isupper()}, default=repr))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_c5_celery_settings_invariants(monkeypatch, settings):

@@ -7,12 +7,17 @@ BRPOP loop (`conn_or_acquire` -> `_create_client`): in a worker, twice per task 
 message as unacknowledged, then the acknowledgement); redis-py's constructor copies a table of
 about 170 response callbacks each time. The object is only a handle on the channel's connection
 pool, so one per pool serves them all; connections still come from, and go back to, the pool.
-Everything else is kombu's. Used for `redis://` broker URLs (CELERY_BROKER_TRANSPORT).
+Everything else is kombu's. Used for `redis://` broker URLs (CELERY_BROKER_TRANSPORT,
+"core.broker:Transport").
 
 File system (the embedded broker of `make run`): kombu's writes a message in place, so a worker
 polling the folder can take the file between its creation and its write and die on an empty or
 half-written message (seen under load). Here a message is written under a name the worker does not
-take, then renamed into place: a rename within one folder is atomic.
+take, then renamed into place: a rename within one folder is atomic. Used for the embedded
+`filesystem://` broker ("core.broker:FilesystemTransport").
+
+Both override private kombu methods (`Channel._create_client`, `filesystem.Channel._put`): a kombu
+upgrade must keep their signatures and meaning; tests/core/test_broker.py exercises both.
 """
 
 from __future__ import annotations
