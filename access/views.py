@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.selectors import invitation_by_secret, invitation_get, invitation_list
+from access.selectors import invitation_by_secret, invitation_get, invitation_list, room_attendance
 from access.serializers import (
     CredentialsSerializer,
     InvitationCreatedSerializer,
@@ -21,6 +22,7 @@ from access.serializers import (
     LobbyEntrySerializer,
     ParticipantIdentitySerializer,
     ParticipantRemovedSerializer,
+    RoomAttendanceSerializer,
     RoomLobbySerializer,
     TelemetryAcceptedSerializer,
     TelemetryInputSerializer,
@@ -207,3 +209,11 @@ class JoinLobbyDecisionApi(JoinThrottled, APIView):
             room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
         )
         return Response(LobbyEntrySerializer(entry).data)
+
+
+class RoomAttendanceApi(APIView):
+    @extend_schema(operation_id="rooms_attendance", responses=RoomAttendanceSerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        rows = room_attendance(room=room, now=timezone.now())
+        return Response(RoomAttendanceSerializer({"room_id": room.pk, "results": rows}).data)

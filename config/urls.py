@@ -12,6 +12,7 @@ from access.views import (
     JoinLobbyDecisionApi,
     JoinTelemetryApi,
     ParticipantRemoveApi,
+    RoomAttendanceApi,
     RoomInvitationsApi,
     RoomLobbyApi,
     RoomLobbyDecisionApi,
@@ -40,7 +41,6 @@ from recordings.views import (
     RoomRecordingsApi,
 )
 from rooms.views import (
-    RoomAttendanceApi,
     RoomCloseApi,
     RoomCollectionApi,
     RoomDetailApi,

@@ -158,22 +158,3 @@ class SessionDetailSerializer(SessionOutputSerializer):
 
     def get_participant_count(self, session) -> int:
         return len(session.participants.all())
-
-
-class AttendanceSerializer(serializers.Serializer):
-    invitation_id = serializers.UUIDField(allow_null=True, help_text="Null for people who joined with an app token.")
-    identity = serializers.CharField()
-    display_name = serializers.CharField()
-    role = serializers.CharField()
-    joined = serializers.BooleanField()
-    first_joined_at = serializers.DateTimeField(allow_null=True)
-    last_left_at = serializers.DateTimeField(allow_null=True)
-    present_now = serializers.BooleanField()
-    connections = serializers.IntegerField()
-    total_seconds = serializers.IntegerField(help_text="Time present; overlapping connections count once.")
-    no_show = serializers.BooleanField()
-
-
-class RoomAttendanceSerializer(serializers.Serializer):
-    room_id = serializers.UUIDField()
-    results = AttendanceSerializer(many=True)

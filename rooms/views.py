@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -13,9 +12,8 @@ from access.services import invitation_url
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
-from rooms.selectors import room_attendance, room_get, room_list, session_get, session_list
+from rooms.selectors import room_get, room_list, session_get, session_list
 from rooms.serializers import (
-    RoomAttendanceSerializer,
     RoomCreatedSerializer,
     RoomFilterSerializer,
     RoomInputSerializer,
@@ -117,11 +115,3 @@ class SessionDetailApi(APIView):
         session = session_get(application=caller_application(request), session_id=session_id)
         quality = telemetry_by_participant(session=session)
         return Response(SessionDetailSerializer(session, context={"quality": quality}).data)
-
-
-class RoomAttendanceApi(APIView):
-    @extend_schema(operation_id="rooms_attendance", responses=RoomAttendanceSerializer)
-    def get(self, request, room_id):
-        room = room_get(application=caller_application(request), room_id=room_id)
-        rows = room_attendance(room=room, now=timezone.now())
-        return Response(RoomAttendanceSerializer({"room_id": room.pk, "results": rows}).data)

@@ -1,5 +1,7 @@
-"""Writes of access: join links and join credentials (links.py), removing participants (removals.py)."""
+"""Writes of access: join links and join credentials (links.py), removing participants (removals.py),
+the waiting room (lobby.py), the no-show report (attendance.py)."""
 
+from access.services.attendance import attendance_no_shows_report
 from access.services.links import (
     IssuedCredentials,
     invitation_assert_usable,
@@ -29,6 +31,7 @@ from access.services.removals import (
 __all__ = [
     "IssuedCredentials",
     "LobbyWaiting",
+    "attendance_no_shows_report",
     "invitation_assert_usable",
     "invitation_create",
     "invitation_redeem",

@@ -24,6 +24,7 @@ from core.rows import table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound
 from rooms.models import ParticipantSession, Room, RoomStatus
+from rooms.selectors import participant_ids_connected
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,11 @@ def participant_remove_at_provider(*, room: Room, identity: str) -> bool:
     """Disconnect one identity from the media room. True when it is confirmed gone (removed, or
     was not connected); False when the provider could not be reached."""
     try:
-        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=identity)
+        providers.get(room.provider).remove_participant(
+            room=room.as_provider_ref(),
+            identity=identity,
+            connection_ids=participant_ids_connected(room_id=room.pk, identity=identity),
+        )
     except ProviderNotFound:
         return True
     except ProviderError as exc:
