@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from access.models import Invitation, hash_link_secret
 from core.errors import Forbidden, NotFound
 from core.models import Application
-from core.rows import ModelRows, prepared_cursor
+from core.rows import ModelRows, prepared_cursor, table
 from rooms.models import PERSON_KINDS, ParticipantSession, Room
 
 
@@ -30,6 +30,12 @@ def invitation_get(*, application: Application, invitation_id) -> Invitation:
 
 def invitation_list(*, room: Room) -> QuerySet[Invitation]:
     return Invitation.objects.filter(room=room)
+
+
+def invitation_joined_with(*, room: Room, identity: str) -> Invitation | None:
+    """The link this identity joined with: the active one, else the latest revoked one. Asked by
+    the event flow (rooms.services.sessions' `link_for`) for each connection not yet tied to one."""
+    return table(Invitation).get(room=room, identity=identity, order_by="revoked_at DESC NULLS FIRST, created_at DESC")
 
 
 _LINK_ROWS = ModelRows((Invitation, "i"), (Room, "r"), (Application, "a"))

@@ -9,10 +9,12 @@ from access.pages import join_page
 from access.views import (
     InvitationDetailApi,
     JoinApi,
+    JoinConsentApi,
     JoinLobbyDecisionApi,
     JoinTelemetryApi,
     ParticipantRemoveApi,
     RoomAttendanceApi,
+    RoomCollectionApi,
     RoomInvitationsApi,
     RoomLobbyApi,
     RoomLobbyDecisionApi,
@@ -30,7 +32,6 @@ from outbound.views import (
 from recordings.views import (
     AuditEventListApi,
     ConsentNoticesApi,
-    JoinConsentApi,
     RecordingDetailApi,
     RecordingDownloadApi,
     RecordingLegalHoldApi,
@@ -42,7 +43,6 @@ from recordings.views import (
 )
 from rooms.views import (
     RoomCloseApi,
-    RoomCollectionApi,
     RoomDetailApi,
     SessionDetailApi,
     SessionListApi,

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
+from access.selectors import invitation_joined_with
 from config.celery import publish_task
 from core.rows import ModelRows, prepared_cursor, table
 from outbound.services.outbox import event_ids_derived_from
@@ -279,6 +280,7 @@ def provider_reconcile(*, provider_name: str, now: datetime | None = None) -> di
                 started_at=live.created_at if live else None,
                 participants=participants,
                 now=now,
+                link_for=invitation_joined_with,
             )
         totals["rooms"] += 1
         for key, value in counts.items():

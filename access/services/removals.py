@@ -114,6 +114,19 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
     return removal
 
 
+def participant_removal_renew_on_join(*, room: Room, participant: ParticipantSession | None) -> None:
+    """S5: a barred identity that connects anyway, with a token minted before its removal or before
+    its link was revoked, is removed again after this transaction commits. Runs after
+    rooms' participant_joined, which closes a closed room at the provider again instead."""
+    if participant is None or participant.left_at is not None or room.status == RoomStatus.CLOSED:
+        return
+    if not room.has_barred_participants:  # the room row is locked by this transaction: no bar can appear
+        return
+    if participant.invitation is not None and participant.invitation.revoked_at is None:
+        return  # an active link: its identity is not barred (a bar revokes the identity's links)
+    participant_removal_renew(room=room, identity=participant.identity)
+
+
 def participant_removal_retry(*, removal_id: str) -> bool | None:
     """The background try of a pending removal (access.tasks.remove_participant). None when there
     is nothing to do: carried out, lifted or deleted since."""
