@@ -3,9 +3,9 @@ participant's decision, append-only, against the current notice.
 
 A grant needs a room that is not closed (and, through a join link, a link that is neither revoked
 nor expired: access.services.consent checks that before calling here); it may complete the
-conditions for an automatic recording. A withdrawal is always
-accepted (a closed room, a revoked or expired link: the person must always be able to say no and
-have it on the record) and stops an active recording at once (after this transaction commits).
+conditions for an automatic recording. A withdrawal is always accepted (a closed room, a revoked or
+expired link: the person must always be able to say no and have it on the record) and stops an
+active recording at once (after this transaction commits).
 """
 
 from __future__ import annotations
