@@ -1,11 +1,15 @@
-"""Request and response shapes for join links and join credentials."""
+"""Request and response shapes for join links and join credentials, a room created with its
+links, and the attendance per link."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from access.roles import role_names
-from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, StrictInputSerializer
+from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, JSONObjectField, StrictInputSerializer
+from providers.registry import KNOWN_PROVIDERS
+from rooms.models import RecordingPolicy
+from rooms.serializers import RoomOutputSerializer
 
 
 class RoleField(serializers.CharField):
@@ -214,3 +218,54 @@ class TelemetryInputSerializer(StrictInputSerializer):
 
 class TelemetryAcceptedSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="How many events were stored.")
+
+
+class AttendanceSerializer(serializers.Serializer):
+    invitation_id = serializers.UUIDField(allow_null=True, help_text="Null for people who joined with an app token.")
+    identity = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    joined = serializers.BooleanField()
+    first_joined_at = serializers.DateTimeField(allow_null=True)
+    last_left_at = serializers.DateTimeField(allow_null=True)
+    present_now = serializers.BooleanField()
+    connections = serializers.IntegerField()
+    total_seconds = serializers.IntegerField(help_text="Time present; overlapping connections count once.")
+    no_show = serializers.BooleanField()
+
+
+class RoomAttendanceSerializer(serializers.Serializer):
+    room_id = serializers.UUIDField()
+    results = AttendanceSerializer(many=True)
+
+
+class RoomInputSerializer(StrictInputSerializer):
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    opens_at = BoundedDateTimeField(required=False, allow_null=True)
+    closes_at = BoundedDateTimeField(required=False, allow_null=True)
+    max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
+    recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
+    waiting_room = serializers.BooleanField(
+        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
+    )
+    metadata = JSONObjectField(required=False)
+    provider = serializers.ChoiceField(
+        choices=KNOWN_PROVIDERS,
+        required=False,
+        help_text="The media server for this room (default: the server's CONVENE_DEFAULT_PROVIDER); "
+        "it must be configured on this server.",
+    )
+    participants = InvitationInputSerializer(many=True, required=False, max_length=50)
+
+    def validate_participants(self, value):
+        identities = [p["identity"] for p in value if p.get("identity")]
+        if len(identities) != len(set(identities)):
+            raise serializers.ValidationError("Participant identities must be distinct.", code="duplicate_identity")
+        return value
+
+
+class RoomCreatedSerializer(RoomOutputSerializer):
+    participants = InvitationCreatedSerializer(
+        many=True, help_text="Join links made with the room (first create only)."
+    )

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from access.services import participant_removal_retry, participant_removals_due
+from access.services.attendance import attendance_no_shows_report
 
 
 @shared_task(name="tokens.remove_participant")
@@ -20,3 +21,8 @@ def sweep_participant_removals() -> int:
     for removal_id in due:
         remove_participant.apply_async((removal_id,))
     return len(due)
+
+
+@shared_task(name="outbound.report_no_shows")  # the name it had in outbound: beat schedules and queued tasks keep it
+def report_no_shows() -> int:
+    return attendance_no_shows_report()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.selectors import invitation_by_secret, invitation_get, invitation_list
+from access.selectors import invitation_by_secret, invitation_get, invitation_list, room_attendance
 from access.serializers import (
     CredentialsSerializer,
     InvitationCreatedSerializer,
@@ -21,6 +22,9 @@ from access.serializers import (
     LobbyEntrySerializer,
     ParticipantIdentitySerializer,
     ParticipantRemovedSerializer,
+    RoomAttendanceSerializer,
+    RoomCreatedSerializer,
+    RoomInputSerializer,
     RoomLobbySerializer,
     TelemetryAcceptedSerializer,
     TelemetryInputSerializer,
@@ -30,6 +34,7 @@ from access.serializers import (
 )
 from access.services import (
     LobbyWaiting,
+    consent_record_by_link,
     invitation_create,
     invitation_redeem,
     invitation_revoke,
@@ -37,6 +42,7 @@ from access.services import (
     lobby_entry_decide,
     lobby_list,
     participant_remove,
+    room_create_with_links,
     token_issue,
 )
 from core.auth import caller_application
@@ -45,8 +51,11 @@ from core.pagination import Pagination
 from core.schema import paginated
 from core.throttling import JoinTelemetryThrottle, JoinThrottled
 from recordings.selectors import consent_requirement
+from recordings.serializers import ConsentEventSerializer, LinkConsentInputSerializer
 from rooms.selectors import room_get
+from rooms.serializers import RoomOutputSerializer
 from rooms.services import telemetry_record
+from rooms.views import RoomListApi
 
 
 class RoomInvitationsApi(APIView):
@@ -207,3 +216,52 @@ class JoinLobbyDecisionApi(JoinThrottled, APIView):
             room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
         )
         return Response(LobbyEntrySerializer(entry).data)
+
+
+class RoomAttendanceApi(APIView):
+    @extend_schema(operation_id="rooms_attendance", responses=RoomAttendanceSerializer)
+    def get(self, request, room_id):
+        room = room_get(application=caller_application(request), room_id=room_id)
+        rows = room_attendance(room=room, now=timezone.now())
+        return Response(RoomAttendanceSerializer({"room_id": room.pk, "results": rows}).data)
+
+
+class RoomCollectionApi(RoomListApi):
+    @extend_schema(
+        operation_id="rooms_create",
+        request=RoomInputSerializer,
+        responses={201: RoomCreatedSerializer, 200: RoomCreatedSerializer},
+        description="Create a room. Idempotent on external_id: the same external_id returns the existing "
+        "room with 200 (its join links are not shown again).",
+    )
+    def post(self, request):
+        serializer = RoomInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room, created, links = room_create_with_links(
+            application=caller_application(request), request=request, **serializer.validated_data
+        )
+        body = {
+            **RoomOutputSerializer(room).data,
+            "participants": [created_invitation_data(i, invitation_url(s)) for i, s in links],
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class JoinConsentApi(JoinThrottled, APIView):
+    """Public: a link holder records their own decision."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="join_consent",
+        request=LinkConsentInputSerializer,
+        responses={201: ConsentEventSerializer},
+        auth=[],
+    )
+    def post(self, request, secret):
+        invitation = invitation_by_secret(secret=secret)
+        serializer = LinkConsentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = consent_record_by_link(invitation=invitation, request=request, **serializer.validated_data)
+        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)

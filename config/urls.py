@@ -9,9 +9,12 @@ from access.pages import join_page
 from access.views import (
     InvitationDetailApi,
     JoinApi,
+    JoinConsentApi,
     JoinLobbyDecisionApi,
     JoinTelemetryApi,
     ParticipantRemoveApi,
+    RoomAttendanceApi,
+    RoomCollectionApi,
     RoomInvitationsApi,
     RoomLobbyApi,
     RoomLobbyDecisionApi,
@@ -29,7 +32,6 @@ from outbound.views import (
 from recordings.views import (
     AuditEventListApi,
     ConsentNoticesApi,
-    JoinConsentApi,
     RecordingDetailApi,
     RecordingDownloadApi,
     RecordingLegalHoldApi,
@@ -40,9 +42,7 @@ from recordings.views import (
     RoomRecordingsApi,
 )
 from rooms.views import (
-    RoomAttendanceApi,
     RoomCloseApi,
-    RoomCollectionApi,
     RoomDetailApi,
     SessionDetailApi,
     SessionListApi,

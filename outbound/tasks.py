@@ -5,7 +5,6 @@ that died mid-attempt) is the sweeper's."""
 from celery import shared_task
 from django.db import DatabaseError
 
-from outbound.services.attendance import attendance_no_shows_report
 from outbound.services.delivery import webhook_deliveries_sweep, webhook_delivery_attempt
 
 # Countdowns stay well under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT).
@@ -27,8 +26,3 @@ def deliver_webhook(self, delivery_id: int) -> str:
 @shared_task(name="outbound.sweep_deliveries")
 def sweep_deliveries() -> int:
     return webhook_deliveries_sweep()
-
-
-@shared_task(name="outbound.report_no_shows")
-def report_no_shows() -> int:
-    return attendance_no_shows_report()

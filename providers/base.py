@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -262,8 +262,10 @@ class Provider(abc.ABC):
         """Close the room at once, disconnecting everyone. A room that is already gone is fine."""
 
     @abc.abstractmethod
-    def remove_participant(self, *, room: RoomRef, identity: str) -> None:
-        """Disconnect one participant. Raises ProviderNotFound when not connected."""
+    def remove_participant(self, *, room: RoomRef, identity: str, connection_ids: Sequence[str] = ()) -> None:
+        """Disconnect one participant. Raises ProviderNotFound when not connected.
+        `connection_ids`: the provider participant ids of its connections open in Convene's
+        records, for a server that cannot find them by identity (Janus)."""
 
     def disconnect(self, *, room: RoomRef, participant_sid: str, identity: str) -> None:
         """Disconnect one connection (not a bar: the identity may join again)."""

@@ -18,7 +18,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,19 +185,17 @@ class JanusProvider(Provider):
             allowed = self._videoroom({**body, "action": "remove", "allowed": expired}).get("allowed", [])
         return allowed
 
-    def remove_participant(self, *, room: RoomRef, identity: str) -> None:
+    def remove_participant(self, *, room: RoomRef, identity: str, connection_ids: Sequence[str] = ()) -> None:
         """Take the identity's tokens out of the room's allowed list (it cannot join again with
         them) and kick its connections. Janus knows connections by number and listparticipants
-        does not say which token each joined with: the numbers come from the `joined` events
-        Convene recorded (open ParticipantSession rows)."""
+        does not say which token each joined with: the numbers are `connection_ids`, from the
+        `joined` events Convene recorded (open ParticipantSession rows)."""
         allowed = self._allow(room, remove=["-"])
         theirs = [t for t in allowed if participant_from_token(t)[0] == identity]
         if theirs:
             self._allow(room, remove=theirs)
-        from rooms.selectors import participant_ids_connected  # rooms builds on providers: call time
-
         kicked = 0
-        for participant_id in participant_ids_connected(room_id=room.convene_room_id, identity=identity):
+        for participant_id in connection_ids:
             try:
                 self.disconnect(room=room, participant_sid=participant_id, identity=identity)
                 kicked += 1

@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -191,7 +191,7 @@ class LiveKitProvider(Provider):
         except ProviderNotFound:
             logger.info("livekit room already gone room=%s", room.convene_room_id)
 
-    def remove_participant(self, *, room: RoomRef, identity: str) -> None:
+    def remove_participant(self, *, room: RoomRef, identity: str, connection_ids: Sequence[str] = ()) -> None:
         self._call(
             lambda lk: lk.room.remove_participant(api.RoomParticipantIdentity(room=room.name, identity=identity))
         )

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import providers
+from access.selectors import invitation_joined_with
 from providers.base import ProviderError
 from recordings.services.recording import recordings_reconcile
 from rooms.models import Room
@@ -45,6 +46,7 @@ def provider_reconcile(*, provider_name: str, now: datetime | None = None) -> di
                 started_at=live.created_at if live else None,
                 participants=participants,
                 now=now,
+                link_for=invitation_joined_with,
             )
         totals["rooms"] += 1
         for key, value in counts.items():

@@ -10,15 +10,12 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.selectors import invitation_by_secret
 from core.auth import caller_application
 from core.errors import Forbidden, NotFound
 from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
-from core.throttling import JoinThrottled
 from recordings import storage
-from recordings.models import ConsentMethod
 from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
@@ -28,7 +25,6 @@ from recordings.serializers import (
     ConsentNoticeInputSerializer,
     ConsentNoticeSerializer,
     LegalHoldInputSerializer,
-    LinkConsentInputSerializer,
     PlaybackSerializer,
     RecordingDetailSerializer,
     RecordingFilterSerializer,
@@ -83,33 +79,6 @@ class RoomConsentsApi(APIView):
         serializer = AppConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         event = consent_record(room=room, request=request, **serializer.validated_data)
-        return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
-
-
-class JoinConsentApi(JoinThrottled, APIView):
-    """Public: a link holder records their own decision."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="join_consent",
-        request=LinkConsentInputSerializer,
-        responses={201: ConsentEventSerializer},
-        auth=[],
-    )
-    def post(self, request, secret):
-        invitation = invitation_by_secret(secret=secret)
-        serializer = LinkConsentInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        event = consent_record(
-            room=invitation.room,
-            identity=invitation.identity,
-            invitation=invitation,
-            method=ConsentMethod.JOIN_PAGE,
-            request=request,
-            **serializer.validated_data,
-        )
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,8 +1,7 @@
-"""Admin for rooms."""
+"""Admin for rooms. access/admin.py adds the room's join links to its page."""
 
 from django.contrib import admin
 
-from access.models import Invitation
 from rooms.models import CallSession, ConnectionTelemetry, ParticipantSession, Room
 from rooms.services import telemetry_by_participant, telemetry_summary
 
@@ -21,17 +20,6 @@ def quality_line(summary: dict) -> str:
     )
 
 
-class InvitationInline(admin.TabularInline):
-    model = Invitation
-    fields = ("role", "display_name", "identity", "uses", "max_uses", "expires_at", "revoked_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False  # links are created through the API, which shows the secret once
-
-
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
     list_display = ("__str__", "application", "status", "opens_at", "closes_at", "recording_policy", "created_at")
@@ -46,7 +34,6 @@ class RoomAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    inlines = [InvitationInline]
 
 
 class ParticipantSessionInline(admin.TabularInline):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from access.models import Invitation
 from core.errors import ConveneError, Gone, NotFound
 from core.models import Application
-from rooms.models import PERSON_KINDS, CallSession, ParticipantSession, Room, RoomStatus
+from rooms.models import CallSession, ParticipantSession, Room, RoomStatus
 
 
 def room_list(*, application: Application, status: str | None = None, external_id: str | None = None) -> QuerySet[Room]:
@@ -88,93 +84,3 @@ def session_get(*, application: Application, session_id) -> CallSession:
     if session is None:
         raise NotFound("Session not found.")
     return session
-
-
-@dataclass(frozen=True)
-class Attendance:
-    invitation_id: str | None
-    identity: str
-    display_name: str
-    role: str
-    joined: bool
-    first_joined_at: datetime | None
-    last_left_at: datetime | None
-    present_now: bool
-    connections: int
-    total_seconds: int
-    no_show: bool
-
-
-def _present_seconds(intervals: list[tuple[datetime, datetime]]) -> int:
-    """Time present, counting overlapping connections (a reconnect) once."""
-    total, current_start, current_end = 0.0, None, None
-    for start, end in sorted(intervals):
-        if current_end is None or start > current_end:
-            if current_end is not None:
-                total += (current_end - current_start).total_seconds()
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None:
-        total += (current_end - current_start).total_seconds()
-    return int(total)
-
-
-def _attendance_row(*, invitation, identity, display_name, role, connections, now, no_show_after) -> Attendance:
-    joined = [c for c in connections if c.joined_at is not None]
-    left = [c.left_at for c in joined if c.left_at is not None]
-    present_now = any(c.left_at is None for c in joined)
-    return Attendance(
-        invitation_id=str(invitation.pk) if invitation else None,
-        identity=identity,
-        display_name=display_name,
-        role=role,
-        joined=bool(joined),
-        first_joined_at=min((c.joined_at for c in joined), default=None),
-        last_left_at=None if present_now else max(left, default=None),
-        present_now=present_now,
-        connections=len(joined),
-        total_seconds=_present_seconds([(c.joined_at, c.left_at or now) for c in joined]),
-        no_show=invitation is not None and not joined and now >= no_show_after,
-    )
-
-
-def room_attendance(*, room: Room, now: datetime) -> list[Attendance]:
-    """Per join link: did that person come, when, for how long; a no-show once the window start
-    plus the grace has passed with nobody joining on the link. People without a link (tokens
-    issued to an app's users) follow, one row per identity."""
-    connections = list(
-        ParticipantSession.objects.filter(call_session__room=room, connection_aborted=False, kind__in=PERSON_KINDS)
-    )
-    by_invitation, by_identity = defaultdict(list), defaultdict(list)
-    for connection in connections:
-        if connection.invitation_id:
-            by_invitation[connection.invitation_id].append(connection)
-        else:
-            by_identity[connection.identity].append(connection)
-    no_show_after = (room.opens_at or room.created_at) + timedelta(minutes=settings.CONVENE_NO_SHOW_GRACE_MINUTES)
-    rows = [
-        _attendance_row(
-            invitation=link,
-            identity=link.identity,
-            display_name=link.display_name,
-            role=link.role,
-            connections=by_invitation[link.pk],
-            now=now,
-            no_show_after=no_show_after,
-        )
-        for link in Invitation.objects.filter(room=room).order_by("created_at")
-    ]
-    for identity, own in sorted(by_identity.items()):
-        rows.append(
-            _attendance_row(
-                invitation=None,
-                identity=identity,
-                display_name=own[0].display_name,
-                role=own[0].role,
-                connections=own,
-                now=now,
-                no_show_after=no_show_after,
-            )
-        )
-    return rows

@@ -5,36 +5,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from access.serializers import InvitationCreatedSerializer, InvitationInputSerializer
 from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterSerializer, StrictInputSerializer
-from providers.registry import KNOWN_PROVIDERS
 from rooms.models import RecordingPolicy, RoomStatus
-
-
-class RoomInputSerializer(StrictInputSerializer):
-    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    opens_at = BoundedDateTimeField(required=False, allow_null=True)
-    closes_at = BoundedDateTimeField(required=False, allow_null=True)
-    max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
-    recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
-    waiting_room = serializers.BooleanField(
-        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
-    )
-    metadata = JSONObjectField(required=False)
-    provider = serializers.ChoiceField(
-        choices=KNOWN_PROVIDERS,
-        required=False,
-        help_text="The media server for this room (default: the server's CONVENE_DEFAULT_PROVIDER); "
-        "it must be configured on this server.",
-    )
-    participants = InvitationInputSerializer(many=True, required=False, max_length=50)
-
-    def validate_participants(self, value):
-        identities = [p["identity"] for p in value if p.get("identity")]
-        if len(identities) != len(set(identities)):
-            raise serializers.ValidationError("Participant identities must be distinct.", code="duplicate_identity")
-        return value
 
 
 class RoomUpdateSerializer(StrictInputSerializer):
@@ -74,12 +46,6 @@ class RoomOutputSerializer(serializers.Serializer):
     provider_closed_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-
-
-class RoomCreatedSerializer(RoomOutputSerializer):
-    participants = InvitationCreatedSerializer(
-        many=True, help_text="Join links made with the room (first create only)."
-    )
 
 
 class SessionFilterSerializer(QueryFilterSerializer):
@@ -158,22 +124,3 @@ class SessionDetailSerializer(SessionOutputSerializer):
 
     def get_participant_count(self, session) -> int:
         return len(session.participants.all())
-
-
-class AttendanceSerializer(serializers.Serializer):
-    invitation_id = serializers.UUIDField(allow_null=True, help_text="Null for people who joined with an app token.")
-    identity = serializers.CharField()
-    display_name = serializers.CharField()
-    role = serializers.CharField()
-    joined = serializers.BooleanField()
-    first_joined_at = serializers.DateTimeField(allow_null=True)
-    last_left_at = serializers.DateTimeField(allow_null=True)
-    present_now = serializers.BooleanField()
-    connections = serializers.IntegerField()
-    total_seconds = serializers.IntegerField(help_text="Time present; overlapping connections count once.")
-    no_show = serializers.BooleanField()
-
-
-class RoomAttendanceSerializer(serializers.Serializer):
-    room_id = serializers.UUIDField()
-    results = AttendanceSerializer(many=True)

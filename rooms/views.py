@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.serializers import created_invitation_data
-from access.services import invitation_url
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
-from rooms.selectors import room_attendance, room_get, room_list, session_get, session_list
+from rooms.selectors import room_get, room_list, session_get, session_list
 from rooms.serializers import (
-    RoomAttendanceSerializer,
-    RoomCreatedSerializer,
     RoomFilterSerializer,
-    RoomInputSerializer,
     RoomOutputSerializer,
     RoomUpdateSerializer,
     SessionDetailSerializer,
     SessionFilterSerializer,
     SessionOutputSerializer,
 )
-from rooms.services import room_close, room_create, room_update, telemetry_by_participant
+from rooms.services import room_close, room_update, telemetry_by_participant
 
 
-class RoomCollectionApi(APIView):
+# GET /api/v1/rooms; access.views.RoomCollectionApi adds the create (a room with its join links).
+# (A comment, not a docstring: drf-spectacular would publish a docstring as the operation's description.)
+class RoomListApi(APIView):
     @extend_schema(
         operation_id="rooms_list",
         parameters=[RoomFilterSerializer],
@@ -45,25 +40,6 @@ class RoomCollectionApi(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(rooms, request, view=self)
         return paginator.get_paginated_response(RoomOutputSerializer(page, many=True).data)
-
-    @extend_schema(
-        operation_id="rooms_create",
-        request=RoomInputSerializer,
-        responses={201: RoomCreatedSerializer, 200: RoomCreatedSerializer},
-        description="Create a room. Idempotent on external_id: the same external_id returns the existing "
-        "room with 200 (its join links are not shown again).",
-    )
-    def post(self, request):
-        serializer = RoomInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        room, created, links = room_create(
-            application=caller_application(request), request=request, **serializer.validated_data
-        )
-        body = {
-            **RoomOutputSerializer(room).data,
-            "participants": [created_invitation_data(i, invitation_url(s)) for i, s in links],
-        }
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class RoomDetailApi(APIView):
@@ -117,11 +93,3 @@ class SessionDetailApi(APIView):
         session = session_get(application=caller_application(request), session_id=session_id)
         quality = telemetry_by_participant(session=session)
         return Response(SessionDetailSerializer(session, context={"quality": quality}).data)
-
-
-class RoomAttendanceApi(APIView):
-    @extend_schema(operation_id="rooms_attendance", responses=RoomAttendanceSerializer)
-    def get(self, request, room_id):
-        room = room_get(application=caller_application(request), room_id=room_id)
-        rows = room_attendance(room=room, now=timezone.now())
-        return Response(RoomAttendanceSerializer({"room_id": room.pk, "results": rows}).data)

@@ -3,12 +3,18 @@
 A kind missing here is stored and marked ignored. Handlers receive the locked Room and the event
 and run inside the processing transaction. A handler returns None when it applied the event, or
 a short reason when the event does not concern anything Convene keeps (the row is then ignored).
+
+This is the top of the event flow, so it composes apps that do not know each other: rooms'
+session services are given access's join-link lookup (`link_for`), and a join is followed by
+access's check for a barred identity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+from access.selectors import invitation_joined_with
 from access.services import removals
 from providers.base import EventKind, NeutralEvent
 from recordings.services import recording
@@ -17,14 +23,26 @@ from rooms.services import sessions
 
 Handler = Callable[..., object]
 
+
+def participant_joined(*, room: Room, event: NeutralEvent) -> None:
+    """rooms records the connection (closing a closed room again), then access removes a barred
+    identity again: the order the event flow always had."""
+    participant = sessions.participant_joined(room=room, event=event, link_for=invitation_joined_with)
+    removals.participant_removal_renew_on_join(room=room, participant=participant)
+
+
+def _linked(handler: Handler) -> Handler:
+    return partial(handler, link_for=invitation_joined_with)
+
+
 HANDLERS: dict[str, tuple[Handler, ...]] = {
     EventKind.ROOM_STARTED: (sessions.session_room_started,),
     EventKind.ROOM_FINISHED: (sessions.session_room_finished,),
-    EventKind.PARTICIPANT_JOINED: (sessions.participant_joined, recording.recording_gate_on_join),
-    EventKind.PARTICIPANT_LEFT: (sessions.participant_left,),
-    EventKind.PARTICIPANT_ABORTED: (sessions.participant_connection_aborted,),
-    EventKind.TRACK_PUBLISHED: (sessions.track_published, removals.participant_publish_check),
-    EventKind.TRACK_UNPUBLISHED: (sessions.track_unpublished,),
+    EventKind.PARTICIPANT_JOINED: (participant_joined, recording.recording_gate_on_join),
+    EventKind.PARTICIPANT_LEFT: (_linked(sessions.participant_left),),
+    EventKind.PARTICIPANT_ABORTED: (_linked(sessions.participant_connection_aborted),),
+    EventKind.TRACK_PUBLISHED: (_linked(sessions.track_published), removals.participant_publish_check),
+    EventKind.TRACK_UNPUBLISHED: (_linked(sessions.track_unpublished),),
     EventKind.RECORDING_STARTED: (recording.recording_apply_event,),
     EventKind.RECORDING_UPDATED: (recording.recording_apply_event,),
     EventKind.RECORDING_ENDED: (recording.recording_apply_event,),

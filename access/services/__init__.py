@@ -1,5 +1,8 @@
-"""Writes of access: join links and join credentials (links.py), removing participants (removals.py)."""
+"""Writes of access: join links and join credentials (links.py), removing participants (removals.py),
+the waiting room (lobby.py), the no-show report (attendance.py), a link holder's consent (consent.py)."""
 
+from access.services.attendance import attendance_no_shows_report
+from access.services.consent import consent_record_by_link
 from access.services.links import (
     IssuedCredentials,
     invitation_assert_usable,
@@ -7,6 +10,7 @@ from access.services.links import (
     invitation_redeem,
     invitation_revoke,
     invitation_url,
+    room_create_with_links,
     token_issue,
 )
 from access.services.lobby import (
@@ -20,6 +24,7 @@ from access.services.removals import (
     participant_publish_check,
     participant_removal_attempt,
     participant_removal_renew,
+    participant_removal_renew_on_join,
     participant_removal_retry,
     participant_removals_due,
     participant_remove,
@@ -29,6 +34,8 @@ from access.services.removals import (
 __all__ = [
     "IssuedCredentials",
     "LobbyWaiting",
+    "attendance_no_shows_report",
+    "consent_record_by_link",
     "invitation_assert_usable",
     "invitation_create",
     "invitation_redeem",
@@ -41,9 +48,11 @@ __all__ = [
     "participant_publish_check",
     "participant_removal_attempt",
     "participant_removal_renew",
+    "participant_removal_renew_on_join",
     "participant_removal_retry",
     "participant_removals_due",
     "participant_remove",
     "participant_remove_at_provider",
+    "room_create_with_links",
     "token_issue",
 ]

@@ -1,4 +1,5 @@
-"""Join links and join credentials: create, revoke and redeem links; issue tokens for app users.
+"""Join links and join credentials: create, revoke and redeem links; issue tokens for app users;
+create a room with its links.
 
 Credentials are minted at join time by the room's provider and returned to the caller only:
 never stored, never logged. Each issue writes an audit row (without the token).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connections, router, transaction
@@ -33,13 +35,13 @@ from access.services.removals import (
     participant_removal_attempt,
 )
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
-from core.models import AuditEvent
+from core.models import Application, AuditEvent
 from core.rows import prepared_cursor
 from core.services import audit_event, audit_record, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
-from rooms.services import room_mark_open
+from rooms.services import room_create, room_mark_open
 
 logger = logging.getLogger(__name__)
 
@@ -312,3 +314,21 @@ def _record(*, event: AuditEvent, room: Room, use_of: Invitation | None = None, 
         audit_write(event)
         room_mark_open(room=room)
     return True
+
+
+def room_create_with_links(
+    *,
+    application: Application,
+    participants: list[dict[str, Any]] | None = None,
+    request=None,
+    **fields: Any,
+) -> tuple[Room, bool, list[tuple[Invitation, str]]]:
+    """Create a room with a join link per participant (POST /api/v1/rooms), or return the existing
+    room for the same external_id. Returns (room, created, [(invitation, secret), ...]); links are
+    made only on first create, in the room's transaction."""
+    return room_create(
+        application=application,
+        attach=lambda room: [invitation_create(room=room, request=request, **p) for p in participants or []],
+        request=request,
+        **fields,
+    )

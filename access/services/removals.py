@@ -24,6 +24,7 @@ from core.rows import table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound
 from rooms.models import ParticipantSession, Room, RoomStatus
+from rooms.selectors import participant_ids_connected
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,11 @@ def participant_remove_at_provider(*, room: Room, identity: str) -> bool:
     """Disconnect one identity from the media room. True when it is confirmed gone (removed, or
     was not connected); False when the provider could not be reached."""
     try:
-        providers.get(room.provider).remove_participant(room=room.as_provider_ref(), identity=identity)
+        providers.get(room.provider).remove_participant(
+            room=room.as_provider_ref(),
+            identity=identity,
+            connection_ids=participant_ids_connected(room_id=room.pk, identity=identity),
+        )
     except ProviderNotFound:
         return True
     except ProviderError as exc:
@@ -107,6 +112,19 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
 
     transaction.on_commit(lambda: remove_participant.apply_async((str(removal.pk),)), robust=True)
     return removal
+
+
+def participant_removal_renew_on_join(*, room: Room, participant: ParticipantSession | None) -> None:
+    """S5: a barred identity that connects anyway, with a token minted before its removal or before
+    its link was revoked, is removed again after this transaction commits. Runs after
+    rooms' participant_joined, which closes a closed room at the provider again instead."""
+    if participant is None or participant.left_at is not None or room.status == RoomStatus.CLOSED:
+        return
+    if not room.has_barred_participants:  # the room row is locked by this transaction: no bar can appear
+        return
+    if participant.invitation is not None and participant.invitation.revoked_at is None:
+        return  # an active link: its identity is not barred (a bar revokes the identity's links)
+    participant_removal_renew(room=room, identity=participant.identity)
 
 
 def participant_removal_retry(*, removal_id: str) -> bool | None:

@@ -1,2 +1,2 @@
 """Writes of webhooks out: endpoints (endpoints.py), the outbox (outbox.py), delivery attempts and
-the sweeper (delivery.py), and the no-show report (attendance.py)."""
+the sweeper (delivery.py). The no-show report is access's (access/services/attendance.py)."""

@@ -1,20 +1,20 @@
 """The consent ledger: publish the notice people agree to (versioned, never edited), and record a
 participant's decision, append-only, against the current notice.
 
-A grant needs a room that is not closed and, through a join link, a link that is neither revoked
-nor expired; it may complete the conditions for an automatic recording. A withdrawal is always
-accepted (a closed room, a revoked or expired link: the person must always be able to say no and
-have it on the record) and stops an active recording at once (after this transaction commits).
+A grant needs a room that is not closed (and, through a join link, a link that is neither revoked
+nor expired: access.services.consent checks that before calling here); it may complete the
+conditions for an automatic recording. A withdrawal is always accepted (a closed room, a revoked or
+expired link: the person must always be able to say no and have it on the record) and stops an
+active recording at once (after this transaction commits).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from access.models import Invitation
 from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
 from core.services import audit_record, request_ip
@@ -51,6 +51,17 @@ def consent_notice_publish(*, application: Application, text: str, request=None)
     return notice, True
 
 
+def consent_notice_require(*, application: Application, recording_policy: str, **signal) -> None:
+    """rooms' room_recordable signal: a room that may be recorded needs a notice to ask consent to;
+    without one every consent and every recording would be refused."""
+    if consent_notice_current(application=application) is None:
+        raise Conflict(
+            "A room that may be recorded needs a consent notice: publish one first (POST /api/v1/consent-notices).",
+            code="no_consent_notice",
+            details={"recording_policy": recording_policy},
+        )
+
+
 def consent_record(
     *,
     room: Room,
@@ -59,9 +70,11 @@ def consent_record(
     method: str,
     notice_version: int | None = None,
     attested_by: str = "",
-    invitation: Invitation | None = None,
+    invitation: Any = None,
     request=None,
 ) -> ConsentEvent:
+    """Record a decision. `invitation`: the join link (tokens.Invitation) it came through, already
+    checked by access (consent_record_by_link)."""
     notice = consent_notice_current(application=room.application)
     if notice is None:
         raise Conflict(
@@ -76,8 +89,6 @@ def consent_record(
         )
     if method == ConsentMethod.VERBAL and not attested_by:
         raise ConveneError("Verbal consent needs attested_by: who heard it.", code="attestation_missing")
-    if decision == ConsentDecision.GRANTED and invitation is not None:
-        _check_link_grants(invitation)
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
         if decision == ConsentDecision.GRANTED and room.is_closed:
@@ -109,15 +120,6 @@ def consent_record(
         emit.consent_recorded(room, event)
         _react(room, event)
     return event
-
-
-def _check_link_grants(invitation: Invitation) -> None:
-    """A link that can no longer open the room can no longer give consent for it (the same codes
-    as redeeming it); a used-up link still can: its holder is the one who joined with it."""
-    if invitation.revoked_at is not None:
-        raise Gone("This link has been revoked.", code="link_revoked")
-    if invitation.expires_at is not None and timezone.now() >= invitation.expires_at:
-        raise Gone("This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()})
 
 
 def _react(room: Room, event: ConsentEvent) -> None:

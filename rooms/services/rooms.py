@@ -7,6 +7,7 @@ failed provider call never leaves a room at the provider that our records do not
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from outbound import emit
 from providers.base import ProviderError
 from providers.registry import configured_providers
 from rooms.models import RecordingPolicy, Room, RoomStatus
+from rooms.signals import room_recordable
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +55,11 @@ def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None
 
 def _check_consent_notice(*, application: Application, recording_policy: str | None) -> None:
     """A room that may be recorded needs a notice to ask consent to; without one every consent
-    and every recording would be refused."""
+    and every recording would be refused. The notices are recordings', which builds on rooms: it
+    refuses through the room_recordable signal."""
     if recording_policy in (None, RecordingPolicy.OFF):
         return
-    # Imported when called: recordings builds on rooms (its models and services import rooms), so
-    # rooms reaches it only at call time and the module graph stays one-way, as with tokens below.
-    from recordings.selectors import consent_notice_current
-
-    if consent_notice_current(application=application) is None:
-        raise Conflict(
-            "A room that may be recorded needs a consent notice: publish one first (POST /api/v1/consent-notices).",
-            code="no_consent_notice",
-            details={"recording_policy": recording_policy},
-        )
+    room_recordable.send(sender=Room, application=application, recording_policy=recording_policy)
 
 
 def _provider_for_new_room(name: str | None) -> str:
@@ -98,16 +92,16 @@ def room_create(
     application: Application,
     external_id: str | None = None,
     provider: str | None = None,
-    participants: list[dict[str, Any]] | None = None,
+    attach: Callable[[Room], list[Any]] | None = None,
     request=None,
     **fields: Any,
-) -> tuple[Room, bool, list[tuple[Any, str]]]:
-    """Create a room (and its join links), or return the existing room for the same external_id.
+) -> tuple[Room, bool, list[Any]]:
+    """Create a room, or return the existing room for the same external_id.
 
-    Returns (room, created, [(invitation, secret), ...]); links are made only on first create.
+    `attach`: the caller's own writes for a new room, made in the room's transaction right after
+    its row (access's room_create_with_links: the join links). Returns (room, created, what
+    `attach` returned); it runs only on first create.
     """
-    from access.services import invitation_create  # rooms -> tokens; tokens never imports this module
-
     _check_window(fields.get("opens_at"), fields.get("closes_at"))
     _check_consent_notice(application=application, recording_policy=fields.get("recording_policy"))
     provider = _provider_for_new_room(provider)
@@ -122,7 +116,7 @@ def room_create(
                 status=_initial_status(opens_at=fields.get("opens_at"), now=now),
                 **{k: v for k, v in fields.items() if k in ROOM_FIELDS},
             )
-            links = [invitation_create(room=room, request=request, **p) for p in participants or []]
+            links = attach(room) if attach is not None else []
             audit_record(
                 action="room.create", object_type="room", object_id=room.pk, application=application, request=request
             )

@@ -5,6 +5,10 @@ Every function runs inside the caller's transaction with the room row locked, so
 one room apply one at a time. Each is idempotent and order-tolerant: the final record is a
 function of the set of events seen (min of start evidence, max of last-seen, an explicit
 `participant.left` always beating an inferred end), not of their order.
+
+A connection is tied to the join link its identity joined with through `link_for`, a lookup the
+caller passes in (access.selectors.invitation_joined_with): links belong to access, which builds
+on rooms. It is asked only while a connection has no link yet, as part of the same write.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from access.models import Invitation
 from core.rows import table
 from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
 
 logger = logging.getLogger(__name__)
+
+LinkLookup = Callable[..., Any]  # (*, room, identity) -> the join link (tokens.Invitation) or None
 
 
 def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
@@ -137,11 +142,6 @@ def _event_session(room: Room, event: NeutralEvent) -> CallSession | None:
     return _session(room=room, session_id=event.room_sid, started_hint=hint, seen_at=event.occurred_at)
 
 
-def _invitation_for(room: Room, identity: str) -> Invitation | None:
-    """The link this identity joined with: the active one, else the latest revoked one."""
-    return table(Invitation).get(room=room, identity=identity, order_by="revoked_at DESC NULLS FIRST, created_at DESC")
-
-
 def _participant(
     room: Room,
     session: CallSession,
@@ -149,13 +149,14 @@ def _participant(
     seen_at: datetime | None,
     apply: Callable[[ParticipantSession], None] | None = None,
     *,
+    link_for: LinkLookup,
     likely_new: bool = False,
 ) -> ParticipantSession:
     """Write one participant connection: what every event says of it, then `apply`, the
     event's own change."""
 
     def fill(participant: ParticipantSession, fresh: bool) -> None:
-        _fill_participant(participant, room, session, info, seen_at, fresh=fresh)
+        _fill_participant(participant, room, session, info, seen_at, fresh=fresh, link_for=link_for)
         if apply is not None:
             apply(participant)
 
@@ -176,6 +177,7 @@ def _fill_participant(
     seen_at: datetime | None,
     *,
     fresh: bool,
+    link_for: LinkLookup,
 ) -> None:
     if not participant.identity and info.identity:  # first seen by an event that did not name it
         participant.identity = info.identity
@@ -186,7 +188,7 @@ def _fill_participant(
     if participant.joined_at is None and info.joined_at is not None:
         participant.joined_at = info.joined_at
     if participant.invitation_id is None:
-        participant.invitation = _invitation_for(room, info.identity or participant.identity)
+        participant.invitation = link_for(room=room, identity=info.identity or participant.identity)
     if not participant.role:
         # The attribute is only a claim (a participant allowed to update its own attributes can
         # write anything into it): only one of Convene's roles is taken.
@@ -229,7 +231,10 @@ def _end_session(session: CallSession, *, ended_at: datetime, source: str) -> No
     still_in.update(left_at=ended_at, left_source=LeftSource.SESSION_ENDED)
 
 
-def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession | None:
+def participant_joined(*, room: Room, event: NeutralEvent, link_for: LinkLookup) -> ParticipantSession | None:
+    """Record a connection; one to a closed room is closed again at the provider (see
+    _reclose_if_closed). The caller removes a barred identity again (access's
+    participant_removal_renew_on_join)."""
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return None
@@ -239,35 +244,28 @@ def participant_joined(*, room: Room, event: NeutralEvent) -> ParticipantSession
             participant.joined_at = event.occurred_at
 
     # A join usually introduces the connection: INSERT first, read and merge only on conflict.
-    participant = _participant(room, session, event.participant, event.occurred_at, joined, likely_new=True)
+    participant = _participant(
+        room, session, event.participant, event.occurred_at, joined, link_for=link_for, likely_new=True
+    )
     room_refresh_live_status(room=room, session=session)
     emit.participant_joined(room, participant)
-    _remove_if_barred(room, participant)
+    _reclose_if_closed(room, participant)
     return participant
 
 
-def _remove_if_barred(room: Room, participant: ParticipantSession) -> None:
-    """S5: someone who may not be in this room and connects anyway, with a token minted before
-    the room closed, before their removal or before their link was revoked, is removed again
-    after this transaction commits: a closed room is closed at the provider again (the provider
-    may have recreated it for them), a barred identity is removed again."""
+def _reclose_if_closed(room: Room, participant: ParticipantSession) -> None:
+    """S5: someone who connects to a closed room anyway, with a token minted before the room
+    closed, is removed again after this transaction commits: the room is closed at the provider
+    again (the provider may have recreated it for them)."""
     if participant.left_at is not None:
         return
     if room.status == RoomStatus.CLOSED:
         from rooms.services.rooms import room_reclose_at_provider
 
         room_reclose_at_provider(room=room)
-        return
-    if not room.has_barred_participants:  # the room row is locked by this transaction: no bar can appear
-        return
-    if participant.invitation is not None and participant.invitation.revoked_at is None:
-        return  # an active link: its identity is not barred (a bar revokes the identity's links)
-    from access.services import participant_removal_renew  # tokens imports rooms; not the reverse
-
-    participant_removal_renew(room=room, identity=participant.identity)
 
 
-def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) -> None:
+def participant_left(*, room: Room, event: NeutralEvent, link_for: LinkLookup, aborted: bool = False) -> None:
     session = _event_session(room, event)
     if session is None or event.participant is None:
         return
@@ -279,29 +277,29 @@ def participant_left(*, room: Room, event: NeutralEvent, aborted: bool = False) 
         if aborted:
             participant.connection_aborted = True
 
-    participant = _participant(room, session, event.participant, event.occurred_at, left)
+    participant = _participant(room, session, event.participant, event.occurred_at, left, link_for=link_for)
     room_refresh_live_status(room=room, session=session)
     emit.participant_left(room, participant)
 
 
-def participant_connection_aborted(*, room: Room, event: NeutralEvent) -> None:
+def participant_connection_aborted(*, room: Room, event: NeutralEvent, link_for: LinkLookup) -> None:
     """The participant never finished connecting: a connection that never joined."""
-    participant_left(room=room, event=event, aborted=True)
+    participant_left(room=room, event=event, link_for=link_for, aborted=True)
 
 
-def track_published(*, room: Room, event: NeutralEvent) -> None:
-    _track(room, event, published=True)
+def track_published(*, room: Room, event: NeutralEvent, link_for: LinkLookup) -> None:
+    _track(room, event, published=True, link_for=link_for)
 
 
-def track_unpublished(*, room: Room, event: NeutralEvent) -> None:
-    _track(room, event, published=False)
+def track_unpublished(*, room: Room, event: NeutralEvent, link_for: LinkLookup) -> None:
+    _track(room, event, published=False, link_for=link_for)
 
 
-def _track(room: Room, event: NeutralEvent, *, published: bool) -> None:
+def _track(room: Room, event: NeutralEvent, *, published: bool, link_for: LinkLookup) -> None:
     session = _event_session(room, event)
     if session is None or event.participant is None or event.track is None:
         return
-    participant = _participant(room, session, event.participant, event.occurred_at)
+    participant = _participant(room, session, event.participant, event.occurred_at, link_for=link_for)
     info, at = event.track, event.occurred_at
 
     def fill(track: TrackPublication, fresh: bool) -> None:
@@ -327,6 +325,7 @@ def session_reconcile(
     started_at: datetime | None,
     participants: list[LiveParticipant],
     now: datetime,
+    link_for: LinkLookup,
 ) -> dict[str, int]:
     """Make our records of one room agree with what the provider reports live right now.
 
@@ -352,12 +351,14 @@ def session_reconcile(
         _end_session(session, ended_at=session.last_seen_at, source="reconciler")
         counts["sessions_closed"] += 1
     if live is not None:
-        counts.update(_reconcile_participants(live, participants, now))
+        counts.update(_reconcile_participants(live, participants, now, link_for=link_for))
     room_refresh_live_status(room=room)
     return counts
 
 
-def _reconcile_participants(session: CallSession, participants: list[LiveParticipant], now: datetime) -> dict[str, int]:
+def _reconcile_participants(
+    session: CallSession, participants: list[LiveParticipant], now: datetime, *, link_for: LinkLookup
+) -> dict[str, int]:
     opened = closed = 0
     live_ids = {p.sid for p in participants}
     for info in participants:
@@ -373,7 +374,7 @@ def _reconcile_participants(session: CallSession, participants: list[LivePartici
             kind=info.kind,
             joined_at=info.joined_at,
         )
-        _fill_participant(participant, session.room, session, event_view, now, fresh=created)
+        _fill_participant(participant, session.room, session, event_view, now, fresh=created, link_for=link_for)
         if participant.joined_at is None:
             participant.joined_at = info.joined_at or now
         reopened = participant.left_at is not None and participant.left_source != LeftSource.EVENT

@@ -131,7 +131,7 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from core.services import application_create
-from rooms.services.rooms import room_create
+from access.services import room_create_with_links
 from rooms.models import ParticipantSession, TrackPublication
 from webhooks.models import InboundEvent
 from webhooks.services import inbound_events_store
@@ -139,7 +139,7 @@ import providers
 from tests.fakes.livekit_webhooks import webhook_body
 
 app, _ = application_create(name="sqlite")
-room, _, links = room_create(application=app, external_id="x", participants=[
+room, _, links = room_create_with_links(application=app, external_id="x", participants=[
     {"display_name": "Pat", "role": "guest", "identity": "pat"}])
 provider = providers.get("livekit")
 def deliver(body):  # stored, then processed by the (eager) task

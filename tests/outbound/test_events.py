@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from access.services import attendance_no_shows_report
 from outbound.models import WebhookDelivery
 from outbound.schema import example
-from outbound.services.attendance import attendance_no_shows_report
 from recordings.models import ConsentNotice, Recording, RecordingStatus
 from recordings.services.retention import recording_delete
 from rooms.models import RecordingPolicy, Room, RoomStatus

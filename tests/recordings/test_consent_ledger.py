@@ -4,11 +4,8 @@ join page is told to ask."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
 
 from core.models import AuditEvent
 from recordings.models import ConsentEvent, ConsentNotice
@@ -77,41 +74,6 @@ def test_the_application_cannot_claim_a_join_page_consent(app_client, room, noti
     assert not ConsentEvent.objects.exists()
 
 
-def test_a_link_holder_records_their_own_decision_with_ip_and_user_agent(anon_client, room, notice):
-    link = InvitationFactory(room=room, identity="pat")
-    response = anon_client.post(
-        f"/api/v1/join/{link.secret}/consent",
-        {"decision": "granted", "notice_version": 1},
-        format="json",
-        HTTP_USER_AGENT="Mozilla/5.0 (Test Browser)",
-        REMOTE_ADDR="203.0.113.7",
-    )
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert body["identity"] == "pat" and body["method"] == "join_page"
-    assert body["invitation_id"] == str(link.pk)
-    event = ConsentEvent.objects.get()
-    assert (event.identity, event.method, event.invitation_id) == ("pat", "join_page", link.pk)
-    assert event.ip == "203.0.113.7" and event.user_agent == "Mozilla/5.0 (Test Browser)"
-    audit = AuditEvent.objects.get(action="consent.granted")
-    assert (audit.actor_type, audit.actor_id, audit.ip) == ("link", str(link.pk), "203.0.113.7")
-
-
-def test_a_link_holder_cannot_speak_for_someone_else(anon_client, room, notice):
-    link = InvitationFactory(room=room, identity="pat")
-    response = anon_client.post(
-        f"/api/v1/join/{link.secret}/consent", {"decision": "granted", "identity": "doc"}, format="json"
-    )
-    assert response.status_code == 400
-    assert not ConsentEvent.objects.exists()
-
-
-def test_an_unknown_link_records_nothing(anon_client, room, notice):
-    response = anon_client.post("/api/v1/join/not-a-real-secret/consent", {"decision": "granted"}, format="json")
-    assert response.status_code == 404
-    assert not ConsentEvent.objects.exists()
-
-
 def test_without_a_notice_no_decision_is_recorded(app_client, anon_client, room):
     by_app = app_client.post(consents_url(room), {"identity": "pat", "decision": "granted"}, format="json")
     assert by_app.status_code == 409 and error_code(by_app) == "no_consent_notice"
@@ -141,30 +103,6 @@ def test_a_closed_room_takes_no_more_grants_but_still_takes_withdrawals(app_clie
         ("doc", "withdrawn"),
         ("pat", "withdrawn"),
     ]
-
-
-@pytest.mark.parametrize(
-    ("link_state", "code"),
-    [
-        ({"expires_at": timezone.now() - timedelta(minutes=1)}, "too_late"),
-        ({"revoked_at": timezone.now() - timedelta(minutes=1)}, "link_revoked"),
-    ],
-    ids=["expired", "revoked"],
-)
-def test_a_link_that_no_longer_opens_the_room_gives_no_grant_but_still_withdraws(
-    anon_client, room, notice, link_state, code
-):
-    link = InvitationFactory(room=room, identity="pat", **link_state)
-    refused = link_consent(anon_client, link, "granted")
-    assert refused.status_code == 410 and error_code(refused) == code
-    assert not ConsentEvent.objects.exists()
-    assert link_consent(anon_client, link, "withdrawn").status_code == 201
-    assert list(ConsentEvent.objects.values_list("identity", "decision")) == [("pat", "withdrawn")]
-
-
-def test_a_used_up_link_still_records_its_holders_grant(anon_client, room, notice):
-    link = InvitationFactory(room=room, identity="pat", max_uses=1, uses=1)
-    assert link_consent(anon_client, link, "granted").status_code == 201
 
 
 def test_a_grant_to_an_outdated_notice_version_is_refused(app_client, anon_client, room, notice):

@@ -11,11 +11,11 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from access.selectors import room_attendance
 from outbound.catalogue import EventType, no_show_object
 from outbound.models import ReportedNoShow
 from outbound.services.outbox import webhook_event_emit
 from rooms.models import Room
-from rooms.selectors import room_attendance
 
 LOOKBACK = timedelta(days=1)  # a room whose grace passed longer ago than this is not looked at again
 
