@@ -39,6 +39,7 @@ from access.services import (
     participant_remove,
     token_issue,
 )
+from core.audit import AuditContext
 from core.auth import caller_application
 from core.errors import Gone, PayloadTooLarge
 from core.pagination import Pagination
@@ -66,7 +67,9 @@ class RoomInvitationsApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = InvitationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        invitation, secret = invitation_create(room=room, request=request, **serializer.validated_data)
+        invitation, secret = invitation_create(
+            room=room, audit=AuditContext.from_request(request), **serializer.validated_data
+        )
         return Response(created_invitation_data(invitation, invitation_url(secret)), status=status.HTTP_201_CREATED)
 
 
@@ -83,7 +86,7 @@ class InvitationDetailApi(APIView):
     )
     def delete(self, request, invitation_id):
         invitation = invitation_get(application=caller_application(request), invitation_id=invitation_id)
-        removed = invitation_revoke(invitation=invitation, request=request)
+        removed = invitation_revoke(invitation=invitation, audit=AuditContext.from_request(request))
         return Response({**InvitationOutputSerializer(invitation).data, "participant_removed": removed})
 
 
@@ -93,7 +96,7 @@ class RoomTokenApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = TokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = token_issue(room=room, request=request, **serializer.validated_data)
+        issued = token_issue(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
         return Response(credentials_data(issued))
 
 
@@ -110,7 +113,9 @@ class ParticipantRemoveApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = ParticipantIdentitySerializer(data={"identity": identity})
         serializer.is_valid(raise_exception=True)
-        removed = participant_remove(room=room, identity=serializer.validated_data["identity"], request=request)
+        removed = participant_remove(
+            room=room, identity=serializer.validated_data["identity"], audit=AuditContext.from_request(request)
+        )
         return Response({"removed": removed})
 
 
@@ -130,7 +135,7 @@ class JoinApi(JoinThrottled, APIView):
     )
     def post(self, request, secret):
         try:
-            issued = invitation_redeem(secret=secret, request=request)
+            issued = invitation_redeem(secret=secret, audit=AuditContext.from_request(request))
         except LobbyWaiting as waiting:
             body = {"waiting": True, "lobby_entry": LobbyEntrySerializer(waiting.entry).data}
             return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -189,7 +194,9 @@ class RoomLobbyDecisionApi(APIView):
     @extend_schema(request=None, responses=LobbyEntrySerializer)
     def post(self, request, room_id, entry_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        entry = lobby_entry_decide(room=room, entry_id=entry_id, decision=self.decision, request=request)
+        entry = lobby_entry_decide(
+            room=room, entry_id=entry_id, decision=self.decision, audit=AuditContext.from_request(request)
+        )
         return Response(LobbyEntrySerializer(entry).data)
 
 
@@ -204,6 +211,10 @@ class JoinLobbyDecisionApi(JoinThrottled, APIView):
     def post(self, request, secret, entry_id):
         host = invitation_by_secret(secret=secret)
         entry = lobby_entry_decide(
-            room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
+            room=host.room,
+            entry_id=entry_id,
+            decision=self.decision,
+            audit=AuditContext.from_request(request),
+            host=host,
         )
         return Response(LobbyEntrySerializer(entry).data)

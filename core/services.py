@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
@@ -18,6 +18,9 @@ from rest_framework.settings import api_settings
 from core.errors import ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.rows import insert_row
+
+if TYPE_CHECKING:  # core.audit builds on request_ip here
+    from core.audit import AuditContext
 
 
 def application_create(*, name: str) -> tuple[Application, str]:
@@ -71,30 +74,21 @@ def _is_trusted_proxy(address: str) -> bool:
     return networks is None or any(ipaddress.ip_address(address) in network for network in networks)
 
 
-def actor_of(request) -> tuple[str, str]:
-    """(actor_type, actor_id) of whoever made the request."""
-    user = getattr(request, "user", None)
-    application = getattr(user, "application", None)
-    if application is not None:
-        return "application", str(application.pk)
-    if user is not None and getattr(user, "is_authenticated", False):
-        return "user", str(user.pk)
-    return "anonymous", ""
-
-
 def audit_event(
     *,
     action: str,
     object_type: str,
     object_id: Any,
     application: Application | None,
+    audit: AuditContext,
     outcome: str = AuditOutcome.ALLOWED,
-    request=None,
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """The audit row of an action, not written yet (audit_write writes it)."""
-    actor_type, actor_id = actor or (actor_of(request) if request is not None else ("system", ""))
+    """The audit row of an action, not written yet (audit_write writes it). `audit` says who acted
+    and from where; `actor` names someone else acting through that request (a link's holder, the
+    system on a caller's behalf)."""
+    actor_type, actor_id = actor or (audit.actor_type, audit.actor_id)
     return AuditEvent(
         created_at=timezone.now(),
         application=application,
@@ -104,8 +98,8 @@ def audit_event(
         object_type=object_type,
         object_id=str(object_id),
         outcome=outcome,
-        ip=request_ip(request),
-        request_id=getattr(request, "request_id", "") if request is not None else "",
+        ip=audit.ip,
+        request_id=audit.request_id,
         details=details or {},
     )
 
@@ -126,8 +120,8 @@ def audit_record(
     object_type: str,
     object_id: Any,
     application: Application | None,
+    audit: AuditContext,
     outcome: str = AuditOutcome.ALLOWED,
-    request=None,
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
@@ -137,8 +131,8 @@ def audit_record(
         object_type=object_type,
         object_id=object_id,
         application=application,
+        audit=audit,
         outcome=outcome,
-        request=request,
         actor=actor,
         details=details,
     )

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from access.serializers import created_invitation_data
 from access.services import invitation_url
+from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
@@ -57,7 +58,9 @@ class RoomCollectionApi(APIView):
         serializer = RoomInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         room, created, links = room_create(
-            application=caller_application(request), request=request, **serializer.validated_data
+            application=caller_application(request),
+            audit=AuditContext.from_request(request),
+            **serializer.validated_data,
         )
         body = {
             **RoomOutputSerializer(room).data,
@@ -76,7 +79,7 @@ class RoomDetailApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = RoomUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        room = room_update(room=room, request=request, **serializer.validated_data)
+        room = room_update(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
         return Response(RoomOutputSerializer(room).data)
 
 
@@ -88,7 +91,7 @@ class RoomCloseApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        room = room_close(room=room, reason="closed_by_api", request=request)
+        room = room_close(room=room, reason="closed_by_api", audit=AuditContext.from_request(request))
         return Response(RoomOutputSerializer(room).data)
 
 

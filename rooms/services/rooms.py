@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import providers
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError
 from core.models import Application
 from core.services import audit_record
@@ -99,7 +100,7 @@ def room_create(
     external_id: str | None = None,
     provider: str | None = None,
     participants: list[dict[str, Any]] | None = None,
-    request=None,
+    audit: AuditContext = SYSTEM,
     **fields: Any,
 ) -> tuple[Room, bool, list[tuple[Any, str]]]:
     """Create a room (and its join links), or return the existing room for the same external_id.
@@ -122,9 +123,9 @@ def room_create(
                 status=_initial_status(opens_at=fields.get("opens_at"), now=now),
                 **{k: v for k, v in fields.items() if k in ROOM_FIELDS},
             )
-            links = [invitation_create(room=room, request=request, **p) for p in participants or []]
+            links = [invitation_create(room=room, audit=audit, **p) for p in participants or []]
             audit_record(
-                action="room.create", object_type="room", object_id=room.pk, application=application, request=request
+                action="room.create", object_type="room", object_id=room.pk, application=application, audit=audit
             )
             emit.room_opened(room)
     except IntegrityError:
@@ -137,7 +138,7 @@ def room_create(
     return room, True, links
 
 
-def room_update(*, room: Room, request=None, **changes: Any) -> Room:
+def room_update(*, room: Room, audit: AuditContext = SYSTEM, **changes: Any) -> Room:
     """Change the editable fields of a room that is not closed."""
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
@@ -159,13 +160,16 @@ def room_update(*, room: Room, request=None, **changes: Any) -> Room:
             object_type="room",
             object_id=room.pk,
             application=room.application,
-            request=request,
+            audit=audit,
             details={"fields": sorted(changes)},
         )
     return room
 
 
-def room_close(*, room: Room, reason: str, request=None) -> Room:
+_SCHEDULER = AuditContext.system("scheduler")  # closes rooms whose window has ended
+
+
+def room_close(*, room: Room, reason: str, audit: AuditContext = _SCHEDULER) -> Room:
     """Refuse further joins at once, then close the media room at the provider.
 
     If the provider cannot be reached the room stays closed here (no token is minted for it)
@@ -184,8 +188,7 @@ def room_close(*, room: Room, reason: str, request=None) -> Room:
                 object_type="room",
                 object_id=room.pk,
                 application=room.application,
-                request=request,
-                actor=None if request is not None else ("system", "scheduler"),
+                audit=audit,
                 details={"reason": reason},
             )
             emit.room_closed(room, reason=reason, at=now)
