@@ -17,6 +17,7 @@ from access.views import (
     RoomLobbyDecisionApi,
     RoomTokenApi,
 )
+from core.api import AuditEventListApi
 from core.views import healthz, readyz
 from outbound.views import (
     DeliveryListApi,
@@ -27,7 +28,6 @@ from outbound.views import (
     EndpointTestApi,
 )
 from recordings.views import (
-    AuditEventListApi,
     ConsentNoticesApi,
     JoinConsentApi,
     RecordingDetailApi,

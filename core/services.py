@@ -1,4 +1,5 @@
-"""Writes owned by core: applications with their API keys, and audit rows.
+"""Writes owned by core: applications with their API keys, and audit rows; reading the audit log
+(a read that writes its own audit row first).
 
 An audit row is written inside the caller's transaction and before the audited action's effect
 is returned, so an action whose audit row cannot be written does not happen.
@@ -8,16 +9,19 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
-from core.errors import ServiceUnavailable
+from core.errors import Forbidden, ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.rows import insert_row
+from core.selectors import applications_of, is_reviewer, reviewed_applications
 
 if TYPE_CHECKING:  # core.audit builds on request_ip here
     from core.audit import AuditContext
@@ -150,3 +154,31 @@ def audit_record_or_refuse(**fields: Any) -> AuditEvent:
         raise ServiceUnavailable(
             "The audit log cannot be written, so this is refused.", code="audit_unavailable"
         ) from exc
+
+
+def audit_record_each_or_refuse(applications: Iterable[Application], **fields: Any) -> None:
+    """audit_record_or_refuse once per application an action concerns (a reviewer's list spans
+    every application they review, each seeing its row in its own log), all or none; one row
+    without an application when none is concerned."""
+    with transaction.atomic():
+        for application in list(applications) or [None]:
+            audit_record_or_refuse(application=application, **fields)
+
+
+def audit_event_list(*, caller, audit: AuditContext, object_id: str = "", action: str = "") -> QuerySet[AuditEvent]:
+    """The audit rows of the applications `caller` reviews, optionally of one object or action.
+    Reviewers only (an application's key neither); the read is audited first, a refusal too."""
+    row = {"audit": audit, "action": "audit.list", "object_type": "audit_log", "object_id": "-"}
+    if not is_reviewer(caller):
+        audit_record_each_or_refuse(applications_of(caller), outcome=AuditOutcome.DENIED, **row)
+        raise Forbidden("Only recording reviewers may do this.", code="not_a_reviewer")
+    scope = reviewed_applications(caller)
+    # A read of the log, not of the object it was filtered on: filtering by that object's id must
+    # not list this row among the object's events.
+    audit_record_each_or_refuse(scope, details={"filters": {"object_id": object_id, "action": action}}, **row)
+    events = AuditEvent.objects.filter(application__in=scope)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    if action:
+        events = events.filter(action=action)
+    return events

@@ -18,6 +18,7 @@ from core.admin import ReadOnlyAdminMixin
 from core.audit import AuditContext
 from core.errors import ConveneError, NotFound, ServiceUnavailable
 from core.models import AuditEvent
+from core.selectors import is_reviewer
 from recordings.models import ConsentEvent, ConsentNotice, Recording
 from recordings.services import review
 from recordings.services.consent import consent_notice_publish
@@ -119,10 +120,10 @@ class RecordingAdmin(admin.ModelAdmin):
     readonly_fields = tuple(f for f in fields if f not in ("legal_hold", "reason"))
 
     def has_view_permission(self, request, obj=None):
-        return review.is_reviewer(request.user)
+        return is_reviewer(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return review.is_reviewer(request.user)
+        return is_reviewer(request.user)
 
     def has_add_permission(self, request):
         return False
@@ -132,7 +133,7 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("room")
-        if not review.is_reviewer(request.user):
+        if not is_reviewer(request.user):
             return queryset.none()
         scope = review.review_scope(
             caller=request.user, audit=AuditContext.from_request(request), action="recording.list"

@@ -1,4 +1,4 @@
-"""Thin DRF views for consent, recordings, review and the audit log."""
+"""Thin DRF views for consent, recordings and their review."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from recordings.models import ConsentMethod
 from recordings.selectors import consent_notice_list, recording_get, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
-    AuditEventSerializer,
-    AuditFilterSerializer,
     ConsentEventSerializer,
     ConsentNoticeInputSerializer,
     ConsentNoticeSerializer,
@@ -222,23 +220,3 @@ class RecordingDownloadApi(APIView):
             recording_id=recording_id,
         )
         return ranged_file_response(request, path)
-
-
-class AuditEventListApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=paginated(AuditEventSerializer)
-    )
-    def get(self, request):
-        filters = AuditFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        events = review.audit_events_for(
-            caller=request.user,
-            audit=AuditContext.from_request(request),
-            object_id=filters.validated_data.get("object_id", ""),
-            action=filters.validated_data.get("action", ""),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -1,11 +1,11 @@
 """Who may review recordings, and one service per reviewer action, which owns the rule: scope
 check, fetch within the scope, audit row first, then act. The API and the admin call the same ones.
 
-Reviewers are staff users with the `recordings.review_recording` permission (the "Recording
-reviewers" group), limited to the applications they are listed on. Nobody has an implicit
-all-applications scope, superusers included: seeing an application's recordings always means
-being listed as its reviewer, an explicit (and audited) change. An application's API key may list
-and read its own recordings' metadata, never the media. Every list, view, playback URL, download
+Reviewers (core.selectors) are staff users with the `recordings.review_recording` permission (the
+"Recording reviewers" group), limited to the applications they are listed on. Nobody has an
+implicit all-applications scope, superusers included: seeing an application's recordings always
+means being listed as its reviewer, an explicit (and audited) change. An application's API key may
+list and read its own recordings' metadata, never the media. Every list, view, playback URL, download
 and delete is audited before it happens, denials too, each row under the application it concerns
 (so that application's reviewers see it in the audit log); if the audit row cannot be written the
 action fails (503 audit_unavailable) and nothing happens.
@@ -14,40 +14,24 @@ action fails (503 audit_unavailable) and nothing happens.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.audit import AuditContext
 from core.auth import ApplicationPrincipal
 from core.errors import Forbidden, NotFound
-from core.models import Application, AuditEvent, AuditOutcome
-from core.services import audit_record_or_refuse
+from core.models import Application, AuditOutcome
+from core.selectors import applications_of, is_reviewer, reviewed_applications
+from core.services import audit_record_each_or_refuse, audit_record_or_refuse
 from recordings import storage
 from recordings.models import Recording
 from recordings.selectors import recording_get, recording_list
 from recordings.services.retention import recording_delete, recording_legal_hold_set
-
-REVIEW_PERMISSION = "recordings.review_recording"
-
-
-def is_reviewer(user) -> bool:
-    return (
-        not isinstance(user, ApplicationPrincipal)
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and user.has_perm(REVIEW_PERMISSION)
-    )
-
-
-def _reviewed_applications(user):
-    return user.reviewed_applications.all()
 
 
 def _audit(
@@ -59,11 +43,10 @@ def _audit(
     outcome=AuditOutcome.ALLOWED,
     details=None,
     actor=None,
-    object_type="recording",
 ):
     audit_record_or_refuse(
         action=action,
-        object_type=object_type,
+        object_type="recording",
         object_id=object_id,
         application=application,
         audit=audit,
@@ -80,13 +63,13 @@ def review_scope(*, caller, audit: AuditContext, action: str, object_id: str = "
     if isinstance(caller, ApplicationPrincipal) and not media:
         return Application.objects.filter(pk=caller.application.pk)
     if is_reviewer(caller):
-        return _reviewed_applications(caller)
-    _audit_each(
+        return reviewed_applications(caller)
+    audit_record_each_or_refuse(
         _refused_applications(caller, object_id),
         audit=audit,
         action=action,
+        object_type="recording",
         object_id=object_id or "-",
-        object_type="audit_log" if action.startswith("audit.") else "recording",
         outcome=AuditOutcome.DENIED,
     )
     raise Forbidden("Only recording reviewers may do this.", code="not_a_reviewer")
@@ -103,17 +86,7 @@ def _refused_applications(user, object_id: str) -> list[Application]:
         aimed_at = Application.objects.filter(rooms__recordings__pk=recording_id).first()
         if aimed_at is not None:
             return [aimed_at]
-    if isinstance(user, ApplicationPrincipal):
-        return [user.application]
-    return list(_reviewed_applications(user)) if getattr(user, "is_authenticated", False) else []
-
-
-def _audit_each(applications: Iterable[Application], **fields) -> None:
-    """One row per application concerned (a reviewer's list spans every application they review),
-    all or none; one row without an application when none is concerned."""
-    with transaction.atomic():
-        for application in list(applications) or [None]:
-            _audit(application=application, **fields)
+    return applications_of(user)
 
 
 def _scoped(*, caller, audit: AuditContext, action: str, recording_id, media: bool = False) -> Recording:
@@ -129,7 +102,7 @@ def _scoped(*, caller, audit: AuditContext, action: str, recording_id, media: bo
 def recording_review_list(*, caller, audit: AuditContext, room_id=None, status=None) -> QuerySet[Recording]:
     """The recordings `caller` may see, optionally of one room or status; audited first."""
     scope = review_scope(caller=caller, audit=audit, action="recording.list")
-    _audit_each(scope, audit=audit, action="recording.list", object_id="-")
+    audit_record_each_or_refuse(scope, audit=audit, action="recording.list", object_type="recording", object_id="-")
     return recording_list(applications=scope, room_id=room_id, status=status)
 
 
@@ -214,23 +187,3 @@ def recording_review_legal_hold(
     application's key or one of its reviewers: the API and the admin's change page."""
     recording = _scoped(caller=caller, audit=audit, action="recording.legal_hold", recording_id=recording_id)
     return recording_legal_hold_set(recording=recording, legal_hold=legal_hold, reason=reason, audit=audit)
-
-
-def audit_events_for(*, caller, audit: AuditContext, object_id: str = "", action: str = ""):
-    scope = review_scope(caller=caller, audit=audit, action="audit.list", media=True)
-    # A read of the log, not of the object it was filtered on: filtering by that object's id must
-    # not list this row among the object's events.
-    _audit_each(
-        scope,
-        audit=audit,
-        action="audit.list",
-        object_type="audit_log",
-        object_id="-",
-        details={"filters": {"object_id": object_id, "action": action}},
-    )
-    events = AuditEvent.objects.filter(application__in=scope)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if action:
-        events = events.filter(action=action)
-    return events
