@@ -45,6 +45,7 @@ from access.services import (
     room_create_with_links,
     token_issue,
 )
+from core.audit import AuditContext
 from core.auth import caller_application
 from core.errors import Gone, PayloadTooLarge
 from core.pagination import Pagination
@@ -75,7 +76,9 @@ class RoomInvitationsApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = InvitationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        invitation, secret = invitation_create(room=room, request=request, **serializer.validated_data)
+        invitation, secret = invitation_create(
+            room=room, audit=AuditContext.from_request(request), **serializer.validated_data
+        )
         return Response(created_invitation_data(invitation, invitation_url(secret)), status=status.HTTP_201_CREATED)
 
 
@@ -92,7 +95,7 @@ class InvitationDetailApi(APIView):
     )
     def delete(self, request, invitation_id):
         invitation = invitation_get(application=caller_application(request), invitation_id=invitation_id)
-        removed = invitation_revoke(invitation=invitation, request=request)
+        removed = invitation_revoke(invitation=invitation, audit=AuditContext.from_request(request))
         return Response({**InvitationOutputSerializer(invitation).data, "participant_removed": removed})
 
 
@@ -102,7 +105,7 @@ class RoomTokenApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = TokenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = token_issue(room=room, request=request, **serializer.validated_data)
+        issued = token_issue(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
         return Response(credentials_data(issued))
 
 
@@ -119,7 +122,9 @@ class ParticipantRemoveApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = ParticipantIdentitySerializer(data={"identity": identity})
         serializer.is_valid(raise_exception=True)
-        removed = participant_remove(room=room, identity=serializer.validated_data["identity"], request=request)
+        removed = participant_remove(
+            room=room, identity=serializer.validated_data["identity"], audit=AuditContext.from_request(request)
+        )
         return Response({"removed": removed})
 
 
@@ -139,7 +144,7 @@ class JoinApi(JoinThrottled, APIView):
     )
     def post(self, request, secret):
         try:
-            issued = invitation_redeem(secret=secret, request=request)
+            issued = invitation_redeem(secret=secret, audit=AuditContext.from_request(request))
         except LobbyWaiting as waiting:
             body = {"waiting": True, "lobby_entry": LobbyEntrySerializer(waiting.entry).data}
             return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -198,7 +203,9 @@ class RoomLobbyDecisionApi(APIView):
     @extend_schema(request=None, responses=LobbyEntrySerializer)
     def post(self, request, room_id, entry_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        entry = lobby_entry_decide(room=room, entry_id=entry_id, decision=self.decision, request=request)
+        entry = lobby_entry_decide(
+            room=room, entry_id=entry_id, decision=self.decision, audit=AuditContext.from_request(request)
+        )
         return Response(LobbyEntrySerializer(entry).data)
 
 
@@ -213,7 +220,11 @@ class JoinLobbyDecisionApi(JoinThrottled, APIView):
     def post(self, request, secret, entry_id):
         host = invitation_by_secret(secret=secret)
         entry = lobby_entry_decide(
-            room=host.room, entry_id=entry_id, decision=self.decision, request=request, host=host
+            room=host.room,
+            entry_id=entry_id,
+            decision=self.decision,
+            audit=AuditContext.from_request(request),
+            host=host,
         )
         return Response(LobbyEntrySerializer(entry).data)
 
@@ -238,7 +249,9 @@ class RoomCollectionApi(RoomListApi):
         serializer = RoomInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         room, created, links = room_create_with_links(
-            application=caller_application(request), request=request, **serializer.validated_data
+            application=caller_application(request),
+            audit=AuditContext.from_request(request),
+            **serializer.validated_data,
         )
         body = {
             **RoomOutputSerializer(room).data,
@@ -263,5 +276,7 @@ class JoinConsentApi(JoinThrottled, APIView):
         invitation = invitation_by_secret(secret=secret)
         serializer = LinkConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = consent_record_by_link(invitation=invitation, request=request, **serializer.validated_data)
+        event = consent_record_by_link(
+            invitation=invitation, audit=AuditContext.from_request(request), **serializer.validated_data
+        )
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)

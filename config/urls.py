@@ -20,6 +20,7 @@ from access.views import (
     RoomLobbyDecisionApi,
     RoomTokenApi,
 )
+from core.api import AuditEventListApi
 from core.views import healthz, readyz
 from outbound.views import (
     DeliveryListApi,
@@ -30,7 +31,6 @@ from outbound.views import (
     EndpointTestApi,
 )
 from recordings.views import (
-    AuditEventListApi,
     ConsentNoticesApi,
     RecordingDetailApi,
     RecordingDownloadApi,

@@ -4,6 +4,7 @@ an application's recordings is changed here, and every change of that list is au
 from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from core.audit import AuditContext
 from core.models import Application, ApplicationAPIKey, AuditEvent
 from core.services import audit_record
 
@@ -27,7 +28,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 object_type="application",
                 object_id=application.pk,
                 application=application,
-                request=request,
+                audit=AuditContext.from_request(request),
                 details={"added": sorted(after - before), "removed": sorted(before - after)},
             )
 

@@ -121,3 +121,24 @@ def _has_unstorable(value) -> bool:
 
 
 IDENTITY_PATTERN = r"^[A-Za-z0-9_.@:+-]{1,128}$"
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor_type = serializers.CharField()
+    actor_id = serializers.CharField()
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    outcome = serializers.CharField()
+    ip = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class AuditFilterSerializer(QueryFilterSerializer):
+    object_id = serializers.CharField(required=False, max_length=100)
+    action = serializers.CharField(required=False, max_length=60)
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)

@@ -1,4 +1,5 @@
-"""Writes owned by core: applications with their API keys, and audit rows.
+"""Writes owned by core: applications with their API keys, and audit rows; reading the audit log
+(a read that writes its own audit row first).
 
 An audit row is written inside the caller's transaction and before the audited action's effect
 is returned, so an action whose audit row cannot be written does not happen.
@@ -8,16 +9,22 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.settings import api_settings
 
-from core.errors import ServiceUnavailable
+from core.errors import Forbidden, ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.rows import insert_row
+from core.selectors import applications_of, is_reviewer, reviewed_applications
+
+if TYPE_CHECKING:  # core.audit builds on request_ip here
+    from core.audit import AuditContext
 
 
 def application_create(*, name: str) -> tuple[Application, str]:
@@ -71,30 +78,21 @@ def _is_trusted_proxy(address: str) -> bool:
     return networks is None or any(ipaddress.ip_address(address) in network for network in networks)
 
 
-def actor_of(request) -> tuple[str, str]:
-    """(actor_type, actor_id) of whoever made the request."""
-    user = getattr(request, "user", None)
-    application = getattr(user, "application", None)
-    if application is not None:
-        return "application", str(application.pk)
-    if user is not None and getattr(user, "is_authenticated", False):
-        return "user", str(user.pk)
-    return "anonymous", ""
-
-
 def audit_event(
     *,
     action: str,
     object_type: str,
     object_id: Any,
     application: Application | None,
+    audit: AuditContext,
     outcome: str = AuditOutcome.ALLOWED,
-    request=None,
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """The audit row of an action, not written yet (audit_write writes it)."""
-    actor_type, actor_id = actor or (actor_of(request) if request is not None else ("system", ""))
+    """The audit row of an action, not written yet (audit_write writes it). `audit` says who acted
+    and from where; `actor` names someone else acting through that request (a link's holder, the
+    system on a caller's behalf)."""
+    actor_type, actor_id = actor or (audit.actor_type, audit.actor_id)
     return AuditEvent(
         created_at=timezone.now(),
         application=application,
@@ -104,8 +102,8 @@ def audit_event(
         object_type=object_type,
         object_id=str(object_id),
         outcome=outcome,
-        ip=request_ip(request),
-        request_id=getattr(request, "request_id", "") if request is not None else "",
+        ip=audit.ip,
+        request_id=audit.request_id,
         details=details or {},
     )
 
@@ -126,8 +124,8 @@ def audit_record(
     object_type: str,
     object_id: Any,
     application: Application | None,
+    audit: AuditContext,
     outcome: str = AuditOutcome.ALLOWED,
-    request=None,
     actor: tuple[str, str] | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
@@ -137,8 +135,8 @@ def audit_record(
         object_type=object_type,
         object_id=object_id,
         application=application,
+        audit=audit,
         outcome=outcome,
-        request=request,
         actor=actor,
         details=details,
     )
@@ -156,3 +154,31 @@ def audit_record_or_refuse(**fields: Any) -> AuditEvent:
         raise ServiceUnavailable(
             "The audit log cannot be written, so this is refused.", code="audit_unavailable"
         ) from exc
+
+
+def audit_record_each_or_refuse(applications: Iterable[Application], **fields: Any) -> None:
+    """audit_record_or_refuse once per application an action concerns (a reviewer's list spans
+    every application they review, each seeing its row in its own log), all or none; one row
+    without an application when none is concerned."""
+    with transaction.atomic():
+        for application in list(applications) or [None]:
+            audit_record_or_refuse(application=application, **fields)
+
+
+def audit_event_list(*, caller, audit: AuditContext, object_id: str = "", action: str = "") -> QuerySet[AuditEvent]:
+    """The audit rows of the applications `caller` reviews, optionally of one object or action.
+    Reviewers only (an application's key neither); the read is audited first, a refusal too."""
+    row = {"audit": audit, "action": "audit.list", "object_type": "audit_log", "object_id": "-"}
+    if not is_reviewer(caller):
+        audit_record_each_or_refuse(applications_of(caller), outcome=AuditOutcome.DENIED, **row)
+        raise Forbidden("Only recording reviewers may do this.", code="not_a_reviewer")
+    scope = reviewed_applications(caller)
+    # A read of the log, not of the object it was filtered on: filtering by that object's id must
+    # not list this row among the object's events.
+    audit_record_each_or_refuse(scope, details={"filters": {"object_id": object_id, "action": action}}, **row)
+    events = AuditEvent.objects.filter(application__in=scope)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    if action:
+        events = events.filter(action=action)
+    return events

@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from core.audit import AuditContext
 from outbound.models import WebhookDelivery, WebhookEndpoint
 from outbound.services.delivery import webhook_delivery_retry
 from outbound.services.endpoints import webhook_endpoint_update
@@ -31,8 +32,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected endpoints again")
     def enable(self, request, queryset):
+        audit = AuditContext.from_request(request)
         for endpoint in queryset:
-            webhook_endpoint_update(endpoint=endpoint, enabled=True, request=request)
+            webhook_endpoint_update(endpoint=endpoint, enabled=True, audit=audit)
         self.message_user(request, f"{queryset.count()} endpoint(s) enabled.", messages.SUCCESS)
 
 

@@ -7,6 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
@@ -57,7 +58,9 @@ class EndpointCollectionApi(APIView):
         serializer = EndpointInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = webhook_endpoint_create(
-            application=caller_application(request), request=request, **serializer.validated_data
+            application=caller_application(request),
+            audit=AuditContext.from_request(request),
+            **serializer.validated_data,
         )
         return Response(EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -78,12 +81,14 @@ class EndpointDetailApi(APIView):
         endpoint = _endpoint(request, endpoint_id)
         serializer = EndpointUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_update(endpoint=endpoint, request=request, **serializer.validated_data)
+        endpoint = webhook_endpoint_update(
+            endpoint=endpoint, audit=AuditContext.from_request(request), **serializer.validated_data
+        )
         return Response(EndpointOutputSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhook_endpoints_delete", tags=TAG, responses={204: None})
     def delete(self, request, endpoint_id):
-        webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id), request=request)
+        webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id), audit=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,7 +101,9 @@ class EndpointRotateSecretApi(APIView):
         description="Issue a new signing secret; the previous one keeps signing alongside it for the grace period.",
     )
     def post(self, request, endpoint_id):
-        endpoint = webhook_endpoint_rotate_secret(endpoint=_endpoint(request, endpoint_id), request=request)
+        endpoint = webhook_endpoint_rotate_secret(
+            endpoint=_endpoint(request, endpoint_id), audit=AuditContext.from_request(request)
+        )
         return Response(SecretRotatedSerializer(endpoint).data)
 
 
@@ -109,7 +116,7 @@ class EndpointTestApi(APIView):
         description="Queue a `ping` event to this endpoint; follow it in its deliveries.",
     )
     def post(self, request, endpoint_id):
-        delivery = webhook_endpoint_ping(endpoint=_endpoint(request, endpoint_id), request=request)
+        delivery = webhook_endpoint_ping(endpoint=_endpoint(request, endpoint_id))
         return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 

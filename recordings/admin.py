@@ -15,13 +15,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
-from core.errors import ConveneError, ServiceUnavailable
+from core.audit import AuditContext
+from core.errors import ConveneError, NotFound, ServiceUnavailable
 from core.models import AuditEvent
+from core.selectors import is_reviewer
 from recordings.models import ConsentEvent, ConsentNotice, Recording
-from recordings.selectors import recording_get
 from recordings.services import review
 from recordings.services.consent import consent_notice_publish
-from recordings.services.retention import recording_legal_hold_set
 
 
 def _refused(exc: ConveneError) -> HttpResponse:
@@ -49,7 +49,9 @@ class ConsentNoticeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return  # nothing of a published notice is editable
-        notice, _ = consent_notice_publish(application=obj.application, text=obj.text, request=request)
+        notice, _ = consent_notice_publish(
+            application=obj.application, text=obj.text, audit=AuditContext.from_request(request)
+        )
         for name in ("id", "version", "text_hash", "created_at", "updated_at"):  # the admin goes on with obj
             setattr(obj, name, getattr(notice, name))
         obj._state.adding, obj._state.db = False, notice._state.db
@@ -118,10 +120,10 @@ class RecordingAdmin(admin.ModelAdmin):
     readonly_fields = tuple(f for f in fields if f not in ("legal_hold", "reason"))
 
     def has_view_permission(self, request, obj=None):
-        return review.is_reviewer(request.user)
+        return is_reviewer(request.user)
 
     def has_change_permission(self, request, obj=None):
-        return review.is_reviewer(request.user)
+        return is_reviewer(request.user)
 
     def has_add_permission(self, request):
         return False
@@ -131,14 +133,16 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("room")
-        if not review.is_reviewer(request.user):
+        if not is_reviewer(request.user):
             return queryset.none()
-        return queryset.filter(room__application__in=review.review_scope(request=request, action="recording.list"))
+        scope = review.review_scope(
+            caller=request.user, audit=AuditContext.from_request(request), action="recording.list"
+        )
+        return queryset.filter(room__application__in=scope)
 
     def changelist_view(self, request, extra_context=None):
         try:
-            scope = review.review_scope(request=request, action="recording.list")
-            review.recordings_listed(request=request, applications=scope)
+            review.recording_review_list(caller=request.user, audit=AuditContext.from_request(request))
         except ConveneError as exc:
             return _refused(exc)
         return super().changelist_view(request, extra_context)
@@ -146,10 +150,11 @@ class RecordingAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The change page shows a recording's details: a look, audited like the API's."""
         try:
-            review.review_scope(request=request, action="recording.view", object_id=unquote(object_id))
-            recording = self.get_object(request, unquote(object_id))
-            if recording is not None:
-                review.recording_viewed(request=request, recording=recording)
+            review.recording_review_view(
+                caller=request.user, audit=AuditContext.from_request(request), recording_id=unquote(object_id)
+            )
+        except NotFound:
+            pass  # the admin's own page for an object that does not exist
         except ConveneError as exc:
             return _refused(exc)
         return super().change_view(request, object_id, form_url, extra_context)
@@ -158,11 +163,12 @@ class RecordingAdmin(admin.ModelAdmin):
         # The legal hold is the only editable field, and it is the service's to change.
         if "legal_hold" in form.changed_data:
             try:
-                recording_legal_hold_set(
-                    recording=obj,
+                review.recording_review_legal_hold(
+                    caller=request.user,
+                    audit=AuditContext.from_request(request),
+                    recording_id=obj.pk,
                     legal_hold=form.cleaned_data["legal_hold"],
                     reason=form.cleaned_data["reason"].strip(),
-                    request=request,
                 )
             except ConveneError as exc:
                 self.message_user(request, f"The legal hold was not changed: {exc.message}", level=messages.ERROR)
@@ -181,14 +187,9 @@ class RecordingAdmin(admin.ModelAdmin):
 
     def review_view(self, request, recording_id):
         try:
-            scope = review.review_scope(
-                request=request, action="recording.view", object_id=str(recording_id), media=True
+            recording, playback_url = review.recording_review_page(
+                caller=request.user, audit=AuditContext.from_request(request), recording_id=recording_id
             )
-            recording = recording_get(applications=scope, recording_id=recording_id)
-            review.recording_viewed(request=request, recording=recording)
-            playback_url = None
-            if recording.status == "complete" and recording.deleted_at is None and recording.location:
-                playback_url, _ = review.recording_playback(request=request, recording=recording)
         except ConveneError as exc:
             return _refused(exc)
         session = recording.call_session

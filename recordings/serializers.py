@@ -122,24 +122,3 @@ class RecordingDetailSerializer(RecordingSerializer):
 class PlaybackSerializer(serializers.Serializer):
     url = serializers.CharField(help_text="Valid for at most 5 minutes; not stored by Convene.")
     expires_at = serializers.DateTimeField()
-
-
-class AuditEventSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    actor_type = serializers.CharField()
-    actor_id = serializers.CharField()
-    action = serializers.CharField()
-    object_type = serializers.CharField()
-    object_id = serializers.CharField()
-    outcome = serializers.CharField()
-    ip = serializers.CharField(allow_null=True)
-    request_id = serializers.CharField()
-    details = serializers.JSONField()
-
-
-class AuditFilterSerializer(QueryFilterSerializer):
-    object_id = serializers.CharField(required=False, max_length=100)
-    action = serializers.CharField(required=False, max_length=60)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)

@@ -1,8 +1,7 @@
-"""Thin DRF views for consent, recordings, review and the audit log."""
+"""Thin DRF views for consent, recordings and their review."""
 
 from __future__ import annotations
 
-from django.core import signing
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -10,17 +9,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.audit import AuditContext
 from core.auth import caller_application
-from core.errors import Forbidden, NotFound
-from core.models import Application
 from core.pagination import Pagination
 from core.schema import paginated
-from recordings import storage
-from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
+from recordings.selectors import consent_notice_list, recording_get, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
-    AuditEventSerializer,
-    AuditFilterSerializer,
     ConsentEventSerializer,
     ConsentNoticeInputSerializer,
     ConsentNoticeSerializer,
@@ -34,7 +29,6 @@ from recordings.serializers import (
 from recordings.services import review
 from recordings.services.consent import consent_notice_publish, consent_record
 from recordings.services.recording import recording_start, recording_stop
-from recordings.services.retention import recording_delete, recording_legal_hold_set
 from recordings.streaming import ranged_file_response
 from rooms.selectors import room_get
 
@@ -58,7 +52,9 @@ class ConsentNoticesApi(APIView):
         serializer = ConsentNoticeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         notice, created = consent_notice_publish(
-            application=caller_application(request), request=request, **serializer.validated_data
+            application=caller_application(request),
+            audit=AuditContext.from_request(request),
+            **serializer.validated_data,
         )
         return Response(
             ConsentNoticeSerializer(notice).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -78,7 +74,7 @@ class RoomConsentsApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = AppConsentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        event = consent_record(room=room, request=request, **serializer.validated_data)
+        event = consent_record(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -86,7 +82,7 @@ class RoomRecordingsApi(APIView):
     @extend_schema(operation_id="recordings_start", request=None, responses={201: RecordingSerializer})
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        recording = recording_start(room=room, request=request)
+        recording = recording_start(room=room, audit=AuditContext.from_request(request))
         return Response(RecordingSerializer(recording).data, status=status.HTTP_201_CREATED)
 
 
@@ -94,7 +90,8 @@ class RecordingStopApi(APIView):
     @extend_schema(operation_id="recordings_stop", request=None, responses=RecordingSerializer)
     def post(self, request, recording_id):
         recording = recording_get(applications=[caller_application(request)], recording_id=recording_id)
-        return Response(RecordingSerializer(recording_stop(recording=recording, reason="api", request=request)).data)
+        recording = recording_stop(recording=recording, reason="api", audit=AuditContext.from_request(request))
+        return Response(RecordingSerializer(recording).data)
 
 
 class RecordingListApi(APIView):
@@ -106,10 +103,11 @@ class RecordingListApi(APIView):
     def get(self, request):
         filters = RecordingFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        scope = review.review_scope(request=request, action="recording.list")
-        review.recordings_listed(request=request, applications=scope)
-        recordings = recording_list(
-            applications=scope, room_id=filters.validated_data.get("room"), status=filters.validated_data.get("status")
+        recordings = review.recording_review_list(
+            caller=request.user,
+            audit=AuditContext.from_request(request),
+            room_id=filters.validated_data.get("room"),
+            status=filters.validated_data.get("status"),
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(recordings, request, view=self)
@@ -121,16 +119,16 @@ class RecordingDetailApi(APIView):
 
     @extend_schema(operation_id="recordings_retrieve", responses=RecordingDetailSerializer)
     def get(self, request, recording_id):
-        scope = review.review_scope(request=request, action="recording.view", object_id=str(recording_id))
-        recording = recording_get(applications=scope, recording_id=recording_id)
-        review.recording_viewed(request=request, recording=recording)
+        recording = review.recording_review_view(
+            caller=request.user, audit=AuditContext.from_request(request), recording_id=recording_id
+        )
         return Response(RecordingDetailSerializer(recording).data)
 
     @extend_schema(operation_id="recordings_delete", responses=RecordingSerializer)
     def delete(self, request, recording_id):
-        scope = review.review_scope(request=request, action="recording.delete", object_id=str(recording_id), media=True)
-        recording = recording_get(applications=scope, recording_id=recording_id)
-        recording = recording_delete(recording=recording, reason="deleted_by_reviewer", request=request)
+        recording = review.recording_review_delete(
+            caller=request.user, audit=AuditContext.from_request(request), recording_id=recording_id
+        )
         return Response(RecordingSerializer(recording).data)
 
 
@@ -145,9 +143,12 @@ class RecordingLegalHoldApi(APIView):
     def post(self, request, recording_id):
         serializer = LegalHoldInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        scope = review.review_scope(request=request, action="recording.legal_hold", object_id=str(recording_id))
-        recording = recording_get(applications=scope, recording_id=recording_id)
-        recording = recording_legal_hold_set(recording=recording, request=request, **serializer.validated_data)
+        recording = review.recording_review_legal_hold(
+            caller=request.user,
+            audit=AuditContext.from_request(request),
+            recording_id=recording_id,
+            **serializer.validated_data,
+        )
         return Response(RecordingSerializer(recording).data)
 
 
@@ -156,11 +157,9 @@ class RecordingPlaybackApi(APIView):
 
     @extend_schema(operation_id="recordings_playback", request=None, responses=PlaybackSerializer)
     def post(self, request, recording_id):
-        scope = review.review_scope(
-            request=request, action="recording.playback", object_id=str(recording_id), media=True
+        url, expires_at = review.recording_review_playback(
+            caller=request.user, audit=AuditContext.from_request(request), recording_id=recording_id
         )
-        recording = recording_get(applications=scope, recording_id=recording_id)
-        url, expires_at = review.recording_playback(request=request, recording=recording)
         response = Response({"url": url, "expires_at": expires_at})
         response["Cache-Control"] = "no-store"
         return response
@@ -184,31 +183,9 @@ class RecordingDownloadApi(APIView):
         },
     )
     def get(self, request, recording_id) -> HttpResponse | FileResponse:
-        try:
-            reviewer_id = storage.download_token_check(request.query_params.get("token", ""), str(recording_id))
-        except signing.BadSignature:
-            raise Forbidden("This link is invalid or has expired.", code="link_expired") from None
-        recording = recording_get(applications=Application.objects.all(), recording_id=recording_id)
-        if recording.deleted_at is not None or recording.storage != "file":
-            raise NotFound("Recording not found.")
-        review.recording_downloaded(request=request, recording=recording, reviewer_id=reviewer_id)
-        return ranged_file_response(request, storage.for_recording(recording).path(recording.location))
-
-
-class AuditEventListApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=paginated(AuditEventSerializer)
-    )
-    def get(self, request):
-        filters = AuditFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        events = review.audit_events_for(
-            request=request,
-            object_id=filters.validated_data.get("object_id", ""),
-            action=filters.validated_data.get("action", ""),
+        path = review.recording_review_download(
+            audit=AuditContext.from_request(request),
+            token=request.query_params.get("token", ""),
+            recording_id=recording_id,
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        return ranged_file_response(request, path)

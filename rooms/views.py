@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
@@ -52,7 +53,7 @@ class RoomDetailApi(APIView):
         room = room_get(application=caller_application(request), room_id=room_id)
         serializer = RoomUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        room = room_update(room=room, request=request, **serializer.validated_data)
+        room = room_update(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
         return Response(RoomOutputSerializer(room).data)
 
 
@@ -64,7 +65,7 @@ class RoomCloseApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        room = room_close(room=room, reason="closed_by_api", request=request)
+        room = room_close(room=room, reason="closed_by_api", audit=AuditContext.from_request(request))
         return Response(RoomOutputSerializer(room).data)
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 from django.utils import timezone
 
 from access.models import Invitation
+from core.audit import SYSTEM, AuditContext
 from core.errors import Gone
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod
 from recordings.services.consent import consent_record
 
 
 def consent_record_by_link(
-    *, invitation: Invitation, decision: str, notice_version: int | None = None, request=None
+    *, invitation: Invitation, decision: str, notice_version: int | None = None, audit: AuditContext = SYSTEM
 ) -> ConsentEvent:
     """Record the decision of the link's holder, for the link's identity. A grant needs a link that
     can still open the room; a withdrawal is always accepted (a revoked or expired link: the person
@@ -26,7 +27,7 @@ def consent_record_by_link(
         decision=decision,
         method=ConsentMethod.JOIN_PAGE,
         notice_version=notice_version,
-        request=request,
+        audit=audit,
     )
 
 

@@ -34,6 +34,7 @@ from access.services.removals import (
     participant_refusal,
     participant_removal_attempt,
 )
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import Application, AuditEvent
 from core.rows import prepared_cursor
@@ -69,7 +70,7 @@ def invitation_create(
     expires_at: datetime | None = None,
     metadata: str = "",
     readmit: bool = False,
-    request=None,
+    audit: AuditContext = SYSTEM,
 ) -> tuple[Invitation, str]:
     """Create a join link; returns (invitation, secret). The secret is not kept. A link for a
     barred identity (removed, or its link revoked) is refused unless `readmit` lifts the bar."""
@@ -86,9 +87,7 @@ def invitation_create(
     try:
         with transaction.atomic():
             if identity:
-                participant_assert_admitted(
-                    room=room, identity=identity, readmit=readmit, request=request, invitation=True
-                )
+                participant_assert_admitted(room=room, identity=identity, readmit=readmit, audit=audit, invitation=True)
             invitation = Invitation.objects.create(
                 room=room,
                 role=role,
@@ -104,7 +103,7 @@ def invitation_create(
                 object_type="invitation",
                 object_id=invitation.pk,
                 application=room.application,
-                request=request,
+                audit=audit,
                 details={"room": str(room.pk), "role": role},
             )
     except IntegrityError:
@@ -114,7 +113,7 @@ def invitation_create(
     return invitation, secret
 
 
-def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
+def invitation_revoke(*, invitation: Invitation, audit: AuditContext = SYSTEM) -> bool:
     """Revoke a link (idempotent), bar its identity from the room and disconnect it. Returns
     whether the provider confirmed the participant is not connected (False when the provider
     could not be reached; the removal is then retried in the background)."""
@@ -127,10 +126,10 @@ def invitation_revoke(*, invitation: Invitation, request=None) -> bool:
                 object_type="invitation",
                 object_id=invitation.pk,
                 application=invitation.room.application,
-                request=request,
+                audit=audit,
             )
             removal = participant_bar(
-                room=invitation.room, identity=invitation.identity, reason=RemovalReason.LINK_REVOKED, request=request
+                room=invitation.room, identity=invitation.identity, reason=RemovalReason.LINK_REVOKED, audit=audit
             )
         else:  # revoked before: its bar stands, unless a readmit has lifted it since
             removal = ParticipantRemoval.objects.filter(
@@ -167,7 +166,7 @@ def invitation_assert_usable(*, invitation: Invitation, now: datetime) -> None:
     lobby_assert_not_denied(invitation=invitation)
 
 
-def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
+def invitation_redeem(*, secret: str, audit: AuditContext = SYSTEM) -> IssuedCredentials:
     """Exchange a link secret for join credentials, if the link and its room allow it now."""
     invitation = invitation_by_secret(secret=secret)
     room, now = invitation.room, timezone.now()
@@ -181,7 +180,7 @@ def invitation_redeem(*, secret: str, request=None) -> IssuedCredentials:
         display_name=invitation.display_name,
         role=invitation.role,
         metadata=invitation.metadata,
-        request=request,
+        audit=audit,
         actor=("link", str(invitation.pk)),
         attributes={"convene.invitation": str(invitation.pk)},
     )
@@ -225,20 +224,20 @@ def token_issue(
     role: str,
     metadata: str = "",
     readmit: bool = False,
-    request=None,
+    audit: AuditContext = SYSTEM,
 ) -> IssuedCredentials:
     """Credentials for an application's signed-in user (the start-a-call button). S5: none for a
     barred identity (removed, or its link revoked) unless `readmit` lifts the bar."""
     role_grants(role)
     room_assert_joinable(room=room, now=timezone.now())
-    participant_assert_admitted(room=room, identity=identity, readmit=readmit, request=request, invitation=False)
+    participant_assert_admitted(room=room, identity=identity, readmit=readmit, audit=audit, invitation=False)
     issued, event = _mint(
         room=room,
         identity=identity,
         display_name=display_name,
         role=role,
         metadata=metadata,
-        request=request,
+        audit=audit,
         actor=None,
         attributes={},
     )
@@ -253,7 +252,7 @@ def _mint(
     display_name: str,
     role: str,
     metadata: str,
-    request,
+    audit: AuditContext,
     actor,
     attributes: dict[str, str],
 ) -> tuple[IssuedCredentials, AuditEvent]:
@@ -282,7 +281,7 @@ def _mint(
         object_type="room",
         object_id=room.pk,
         application=room.application,
-        request=request,
+        audit=audit,
         actor=actor,
         details={"identity": identity, "role": role},
     )
@@ -320,7 +319,7 @@ def room_create_with_links(
     *,
     application: Application,
     participants: list[dict[str, Any]] | None = None,
-    request=None,
+    audit: AuditContext = SYSTEM,
     **fields: Any,
 ) -> tuple[Room, bool, list[tuple[Invitation, str]]]:
     """Create a room with a join link per participant (POST /api/v1/rooms), or return the existing
@@ -328,7 +327,7 @@ def room_create_with_links(
     made only on first create, in the room's transaction."""
     return room_create(
         application=application,
-        attach=lambda room: [invitation_create(room=room, request=request, **p) for p in participants or []],
-        request=request,
+        attach=lambda room: [invitation_create(room=room, audit=audit, **p) for p in participants or []],
+        audit=audit,
         **fields,
     )

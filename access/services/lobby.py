@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from access.models import Invitation, LobbyEntry, LobbyStatus
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden, NotFound
 from core.services import audit_record
 from rooms.models import Room
@@ -87,7 +88,7 @@ def lobby_expire_stale(*, room: Room, now: datetime) -> int:
 
 
 def lobby_entry_decide(
-    *, room: Room, entry_id, decision: str, request=None, host: Invitation | None = None
+    *, room: Room, entry_id, decision: str, audit: AuditContext = SYSTEM, host: Invitation | None = None
 ) -> LobbyEntry:
     """Admit or deny a waiting guest (idempotent for the same decision); audited. `host`: the
     link of the host deciding from their join page; without it, the application (its API key)."""
@@ -116,7 +117,7 @@ def lobby_entry_decide(
                 object_type="lobby_entry",
                 object_id=entry.pk,
                 application=room.application,
-                request=request,
+                audit=audit,
                 actor=actor,
                 details={"room": str(room.pk), "identity": entry.identity},
             )

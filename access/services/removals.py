@@ -19,6 +19,7 @@ from django.utils import timezone
 import providers
 from access.models import Invitation, ParticipantRemoval, RemovalReason
 from access.roles import role_grants
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden
 from core.rows import table
 from core.services import audit_record
@@ -46,7 +47,7 @@ def participant_remove_at_provider(*, room: Room, identity: str) -> bool:
     return True
 
 
-def participant_remove(*, room: Room, identity: str, request=None) -> bool:
+def participant_remove(*, room: Room, identity: str, audit: AuditContext = SYSTEM) -> bool:
     """Bar an identity from a room (its links are revoked, no token is minted for it) and
     disconnect it. Returns whether the provider confirmed it is not connected (False when the
     provider could not be reached; the removal is then retried in the background)."""
@@ -54,11 +55,11 @@ def participant_remove(*, room: Room, identity: str, request=None) -> bool:
         Invitation.objects.filter(room=room, identity=identity, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        removal = participant_bar(room=room, identity=identity, reason=RemovalReason.REMOVED, request=request)
+        removal = participant_bar(room=room, identity=identity, reason=RemovalReason.REMOVED, audit=audit)
     return participant_removal_attempt(removal=removal)
 
 
-def participant_bar(*, room: Room, identity: str, reason: str, request=None) -> ParticipantRemoval:
+def participant_bar(*, room: Room, identity: str, reason: str, audit: AuditContext = SYSTEM) -> ParticipantRemoval:
     """The identity's bar from the room, created or made pending again; audited. A removal by
     the application outranks an earlier revocation (its refusal names the removal)."""
     now = timezone.now()
@@ -73,22 +74,22 @@ def participant_bar(*, room: Room, identity: str, reason: str, request=None) -> 
             pending["reason"] = reason
         ParticipantRemoval.objects.filter(pk=removal.pk).update(**pending, updated_at=now)
         removal.refresh_from_db()
-    _audit_removal(removal, request=request, details={"reason": reason})
+    _audit_removal(removal, audit=audit, details={"reason": reason})
     return removal
 
 
-def _audit_removal(removal: ParticipantRemoval, *, request=None, actor=None, details: dict) -> None:
+def _audit_removal(removal: ParticipantRemoval, *, audit: AuditContext, details: dict) -> None:
     audit_record(
         action="participant.remove",
         object_type="room",
         object_id=removal.room_id,
         application=removal.room.application,
-        request=request,
-        actor=actor,
+        audit=audit,
         details={"identity": removal.identity, **details},
     )
 
 
+_JOIN_EVENT = AuditContext.system("join_event")  # a barred identity's join event renews its removal
 _ACTIVE_BAR_FIRST = f"{ParticipantRemoval._meta.get_field('lifted_at').column} DESC NULLS FIRST"
 
 
@@ -106,7 +107,7 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
         requested_at=now, done_at=None, next_attempt_at=now, updated_at=now
     )
     removal.room = room
-    _audit_removal(removal, actor=("system", "join_event"), details={"reason": removal.reason, "trigger": "rejoined"})
+    _audit_removal(removal, audit=_JOIN_EVENT, details={"reason": removal.reason, "trigger": "rejoined"})
     logger.info("barred participant connected; removing room=%s removal=%s", room.pk, removal.pk)
     from access.tasks import remove_participant
 
@@ -182,7 +183,9 @@ def participant_removals_due(*, now: datetime | None = None, lease: timedelta = 
     return [str(pk) for pk in due]
 
 
-def participant_assert_admitted(*, room: Room, identity: str, readmit: bool, request, invitation: bool) -> None:
+def participant_assert_admitted(
+    *, room: Room, identity: str, readmit: bool, audit: AuditContext, invitation: bool
+) -> None:
     """Refuse a link or token for a barred identity, or lift the bar when the application says
     so explicitly (`readmit`). One read when the identity is not barred (the common case)."""
     removal = ParticipantRemoval.objects.filter(room=room, identity=identity, lifted_at=None).first()
@@ -197,7 +200,7 @@ def participant_assert_admitted(*, room: Room, identity: str, readmit: bool, req
                 object_type="room",
                 object_id=room.pk,
                 application=room.application,
-                request=request,
+                audit=audit,
                 details={"identity": identity, "reason": removal.reason},
             )
         return
@@ -214,6 +217,9 @@ def participant_refusal(removal: ParticipantRemoval) -> ConveneError:
     if removal.reason == RemovalReason.LINK_REVOKED:
         return Conflict("This identity's access to the room was revoked.", code="identity_revoked")
     return Forbidden("This participant was removed from the room.", code="participant_removed")
+
+
+_ROLE_ENFORCEMENT = AuditContext.system("role_enforcement")  # disconnects a publish beyond the role
 
 
 def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
@@ -242,7 +248,7 @@ def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
         object_type="room",
         object_id=room.pk,
         application=room.application,
-        actor=("system", "role_enforcement"),
+        audit=_ROLE_ENFORCEMENT,
         details={"identity": participant.identity, "role": participant.role, "source": source},
     )
     ref, sid, identity = room.as_provider_ref(), participant.provider_participant_id, participant.identity

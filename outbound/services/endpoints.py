@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import SYSTEM, AuditContext
 from core.models import Application
 from core.services import audit_record
 from outbound.catalogue import PING
@@ -24,18 +25,20 @@ logger = logging.getLogger(__name__)
 ENDPOINT_FIELDS = ("url", "description", "events", "enabled")
 
 
-def _audit(endpoint: WebhookEndpoint, action: str, request, details: dict[str, Any] | None = None) -> None:
+def _audit(endpoint: WebhookEndpoint, action: str, audit: AuditContext, details: dict[str, Any] | None = None) -> None:
     audit_record(
         action=f"webhook_endpoint.{action}",
         object_type="webhook_endpoint",
         object_id=endpoint.pk,
         application=endpoint.application,
-        request=request,
+        audit=audit,
         details=details or {},
     )
 
 
-def webhook_endpoint_create(*, application: Application, url: str, request=None, **fields: Any) -> WebhookEndpoint:
+def webhook_endpoint_create(
+    *, application: Application, url: str, audit: AuditContext = SYSTEM, **fields: Any
+) -> WebhookEndpoint:
     """Refuses (400) a URL Convene may not post to. The new secret is on the returned row."""
     url_check(url)
     with transaction.atomic():
@@ -45,13 +48,15 @@ def webhook_endpoint_create(*, application: Application, url: str, request=None,
             secret=secret_generate(),
             **{k: v for k, v in fields.items() if k in ENDPOINT_FIELDS},
         )
-        _audit(endpoint, "create", request)
+        _audit(endpoint, "create", audit)
         subscriptions_forget(application_id=application.pk)
     logger.info("webhook endpoint created endpoint=%s application=%s", endpoint.pk, application.pk)
     return endpoint
 
 
-def webhook_endpoint_update(*, endpoint: WebhookEndpoint, request=None, **changes: Any) -> WebhookEndpoint:
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, audit: AuditContext = SYSTEM, **changes: Any
+) -> WebhookEndpoint:
     """Re-enabling clears the reason it was disabled and its failure streak."""
     if "url" in changes:
         url_check(changes["url"])
@@ -63,19 +68,19 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, request=None, **change
         if changes.get("enabled") is True:
             endpoint.disabled_reason, endpoint.failing_since = "", None
         endpoint.save()
-        _audit(endpoint, "update", request, {"fields": sorted(changes)})
+        _audit(endpoint, "update", audit, {"fields": sorted(changes)})
         subscriptions_forget(application_id=endpoint.application_id)
     return endpoint
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, request=None) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, audit: AuditContext = SYSTEM) -> None:
     with transaction.atomic():
-        _audit(endpoint, "delete", request)
+        _audit(endpoint, "delete", audit)
         subscriptions_forget(application_id=endpoint.application_id)
         endpoint.delete()
 
 
-def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, request=None) -> WebhookEndpoint:
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, audit: AuditContext = SYSTEM) -> WebhookEndpoint:
     """A new secret signs from now on; the one it replaces keeps signing alongside it until the
     grace ends (CONVENE_WEBHOOK_SECRET_GRACE_SECONDS), so receivers can switch without a gap."""
     with transaction.atomic():
@@ -86,11 +91,11 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, request=None) -
         )
         endpoint.secret = secret_generate()
         endpoint.save()
-        _audit(endpoint, "rotate_secret", request)
+        _audit(endpoint, "rotate_secret", audit)
     return endpoint
 
 
-def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, request=None) -> WebhookDelivery:
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Queue a `ping` to this endpoint alone (enabled or not: it is how a fixed receiver is tried)."""
     event_id = new_event_id(PING)
     body = event_body(

@@ -15,9 +15,10 @@ from typing import Any
 
 from django.db import transaction
 
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
-from core.services import audit_record, request_ip
+from core.services import audit_record
 from outbound import emit
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
 from recordings.selectors import consent_notice_current
@@ -26,7 +27,9 @@ from rooms.models import CallSession, Room
 logger = logging.getLogger(__name__)
 
 
-def consent_notice_publish(*, application: Application, text: str, request=None) -> tuple[ConsentNotice, bool]:
+def consent_notice_publish(
+    *, application: Application, text: str, audit: AuditContext = SYSTEM
+) -> tuple[ConsentNotice, bool]:
     """Publish `text` as the application's next notice version (1, 2, ...): (notice, created).
     The text of the notice in force publishes nothing and returns that notice, so a retried
     request does not void every consent given to it."""
@@ -44,7 +47,7 @@ def consent_notice_publish(*, application: Application, text: str, request=None)
             object_type="consent_notice",
             object_id=notice.pk,
             application=application,
-            request=request,
+            audit=audit,
             details={"version": notice.version, "text_hash": notice.text_hash},
         )
     logger.info("consent notice published application=%s version=%s", application.pk, notice.version)
@@ -71,7 +74,7 @@ def consent_record(
     notice_version: int | None = None,
     attested_by: str = "",
     invitation: Any = None,
-    request=None,
+    audit: AuditContext = SYSTEM,
 ) -> ConsentEvent:
     """Record a decision. `invitation`: the join link (tokens.Invitation) it came through, already
     checked by access (consent_record_by_link)."""
@@ -105,15 +108,15 @@ def consent_record(
             notice_hash=notice.text_hash,
             method=method,
             attested_by=attested_by,
-            ip=request_ip(request),
-            user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:400],
+            ip=audit.ip,
+            user_agent=audit.user_agent[:400],
         )
         audit_record(
             action=f"consent.{decision}",
             object_type="room",
             object_id=room.pk,
             application=room.application,
-            request=request,
+            audit=audit,
             actor=("link", str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
             details={"identity": identity, "notice_version": notice.version, "method": method},
         )

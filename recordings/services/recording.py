@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import providers
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.services import audit_record
 from outbound import emit
@@ -58,19 +59,19 @@ def recording_transition(recording: Recording, to: str) -> bool:
     return True
 
 
-def recording_start(*, room: Room, trigger: str = "api", request=None) -> Recording:
+def recording_start(*, room: Room, trigger: str = "api", audit: AuditContext = SYSTEM) -> Recording:
     """Start recording the room if everyone present has consented (409 consent_missing naming who
     has not, and no provider call otherwise). At most one active recording per room."""
     if room.recording_policy == RecordingPolicy.OFF:
         raise Conflict("Recording is off for this room.", code="recording_disabled")
     if room.is_closed:
         raise Gone("This room is closed.", code="room_closed")
-    recording = _recording_create(room=room, trigger=trigger, request=request)
+    recording = _recording_create(room=room, trigger=trigger, audit=audit)
     _provider_start(recording)
     return recording
 
 
-def _recording_create(*, room: Room, trigger: str, request) -> Recording:
+def _recording_create(*, room: Room, trigger: str, audit: AuditContext) -> Recording:
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
         missing, people, latest = consent_missing(room=room)
@@ -89,7 +90,7 @@ def _recording_create(*, room: Room, trigger: str, request) -> Recording:
                     call_session=people[0].call_session,
                     provider=room.provider,
                     trigger=trigger,
-                    started_by="system:auto" if trigger == "auto" else _actor_label(request),
+                    started_by="system:auto" if trigger == "auto" else _actor_label(audit),
                     storage=target.kind,
                     consent_snapshot=_snapshot(people, latest),
                 )
@@ -102,17 +103,15 @@ def _recording_create(*, room: Room, trigger: str, request) -> Recording:
             object_type="recording",
             object_id=recording.pk,
             application=room.application,
-            request=request,
+            audit=audit,
             actor=actor,
             details={"room": str(room.pk), "trigger": trigger},
         )
     return recording
 
 
-def _actor_label(request) -> str:
-    user = getattr(request, "user", None)
-    application = getattr(user, "application", None)
-    return f"application:{application.pk}" if application else f"user:{getattr(user, 'pk', '')}"
+def _actor_label(audit: AuditContext) -> str:
+    return f"{audit.actor_type}:{audit.actor_id}"
 
 
 def _snapshot(people, latest) -> list[dict]:
@@ -157,7 +156,7 @@ def _provider_start(recording: Recording) -> None:
         _provider_stop(recording)
 
 
-def recording_stop(*, recording: Recording, reason: str, request=None) -> Recording:
+def recording_stop(*, recording: Recording, reason: str, audit: AuditContext = SYSTEM) -> Recording:
     """Stop on request (API). A recording that is no longer active is a 409."""
     with transaction.atomic():
         locked = Recording.objects.select_for_update().get(pk=recording.pk)
@@ -171,7 +170,7 @@ def recording_stop(*, recording: Recording, reason: str, request=None) -> Record
             object_type="recording",
             object_id=locked.pk,
             application=recording.room.application,
-            request=request,
+            audit=audit,
             details={"reason": reason},
         )
     _provider_stop(locked)
@@ -183,6 +182,9 @@ def _mark_stop(recording: Recording, reason: str) -> None:
     if recording.stop_requested_at is None:
         recording.stop_requested_at, recording.stop_reason = timezone.now(), reason
         recording.save(update_fields=["stop_requested_at", "stop_reason", "updated_at"])
+
+
+_CONSENT_GATE = AuditContext.system("consent_gate")  # stops a recording when consent is withdrawn
 
 
 def recording_stop_for_room(*, room: Room, reason: str) -> Recording | None:
@@ -197,7 +199,7 @@ def recording_stop_for_room(*, room: Room, reason: str) -> Recording | None:
         object_type="recording",
         object_id=active.pk,
         application=room.application,
-        actor=("system", "consent_gate"),
+        audit=_CONSENT_GATE,
         details={"reason": reason},
     )
     from recordings.tasks import stop_recording

@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict
 from core.models import AuditOutcome
 from core.services import audit_record_or_refuse
@@ -22,14 +23,14 @@ from recordings.services.postprocess import recording_sources_delete
 logger = logging.getLogger(__name__)
 
 
-def recording_delete(*, recording: Recording, reason: str, request=None, actor=None) -> Recording:
-    audit = {"object_type": "recording", "object_id": recording.pk, "request": request, "actor": actor}
+def recording_delete(*, recording: Recording, reason: str, audit: AuditContext = SYSTEM) -> Recording:
+    row = {"object_type": "recording", "object_id": recording.pk, "audit": audit}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-        audit["application"] = locked.room.application
+        row["application"] = locked.room.application
         refusal = _refusal(locked)
         if refusal is None:
-            audit_record_or_refuse(action="recording.delete", details={"reason": reason}, **audit)
+            audit_record_or_refuse(action="recording.delete", details={"reason": reason}, **row)
             if locked.deleted_at is not None:
                 return locked  # already a tombstone: the request is audited, nothing else to do
             if locked.location:
@@ -43,7 +44,7 @@ def recording_delete(*, recording: Recording, reason: str, request=None, actor=N
             action="recording.delete",
             outcome=AuditOutcome.DENIED,
             details={"reason": reason, "refused": refusal.code},
-            **audit,
+            **row,
         )
         raise refusal
     logger.info("recording deleted recording=%s reason=%s", locked.pk, reason)
@@ -60,27 +61,32 @@ def _refusal(recording: Recording) -> Conflict | None:
     return None
 
 
-def recording_legal_hold_set(*, recording: Recording, legal_hold: bool, reason: str, request=None) -> Recording:
+def recording_legal_hold_set(
+    *, recording: Recording, legal_hold: bool, reason: str, audit: AuditContext = SYSTEM
+) -> Recording:
     """Put a recording under legal hold (never deleted, by retention or on demand) or release it
     (retention applies again: one whose date has passed goes at the next run). The one rule for the
     API and the admin: audited first, refused without an audit row; a tombstone cannot be held."""
-    audit = {"action": "recording.legal_hold", "object_type": "recording", "object_id": recording.pk}
+    row = {"action": "recording.legal_hold", "object_type": "recording", "object_id": recording.pk, "audit": audit}
     details = {"legal_hold": legal_hold, "reason": reason}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-        audit["application"] = locked.room.application
+        row["application"] = locked.room.application
         refused = legal_hold and locked.deleted_at is not None
         if not refused:
-            audit_record_or_refuse(request=request, details={**details, "was": locked.legal_hold}, **audit)
+            audit_record_or_refuse(details={**details, "was": locked.legal_hold}, **row)
             if locked.legal_hold != legal_hold or locked.legal_hold_reason != reason:
                 locked.legal_hold, locked.legal_hold_reason = legal_hold, reason
                 locked.legal_hold_changed_at = timezone.now()
                 locked.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_changed_at", "updated_at"])
     if refused:  # audited outside the transaction so the refusal's row is kept
-        audit_record_or_refuse(request=request, outcome=AuditOutcome.DENIED, details=details, **audit)
+        audit_record_or_refuse(outcome=AuditOutcome.DENIED, details=details, **row)
         raise Conflict("This recording was deleted: there is nothing left to hold.", code="recording_deleted")
     logger.info("recording legal hold recording=%s legal_hold=%s", locked.pk, legal_hold)
     return locked
+
+
+_RETENTION = AuditContext.system("retention")
 
 
 def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:
@@ -92,7 +98,7 @@ def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:
     deleted = failed = 0
     for recording in due.iterator():
         try:
-            recording_delete(recording=recording, reason="retention", actor=("system", "retention"))
+            recording_delete(recording=recording, reason="retention", audit=_RETENTION)
             deleted += 1
         except Exception as exc:  # one bad object must not stop the others; it is retried next run
             logger.warning("retention delete failed recording=%s error=%s", recording.pk, type(exc).__name__)

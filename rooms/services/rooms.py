@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import providers
+from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError
 from core.models import Application
 from core.services import audit_record
@@ -93,7 +94,7 @@ def room_create(
     external_id: str | None = None,
     provider: str | None = None,
     attach: Callable[[Room], list[Any]] | None = None,
-    request=None,
+    audit: AuditContext = SYSTEM,
     **fields: Any,
 ) -> tuple[Room, bool, list[Any]]:
     """Create a room, or return the existing room for the same external_id.
@@ -118,7 +119,7 @@ def room_create(
             )
             links = attach(room) if attach is not None else []
             audit_record(
-                action="room.create", object_type="room", object_id=room.pk, application=application, request=request
+                action="room.create", object_type="room", object_id=room.pk, application=application, audit=audit
             )
             emit.room_opened(room)
     except IntegrityError:
@@ -131,7 +132,7 @@ def room_create(
     return room, True, links
 
 
-def room_update(*, room: Room, request=None, **changes: Any) -> Room:
+def room_update(*, room: Room, audit: AuditContext = SYSTEM, **changes: Any) -> Room:
     """Change the editable fields of a room that is not closed."""
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
@@ -153,13 +154,16 @@ def room_update(*, room: Room, request=None, **changes: Any) -> Room:
             object_type="room",
             object_id=room.pk,
             application=room.application,
-            request=request,
+            audit=audit,
             details={"fields": sorted(changes)},
         )
     return room
 
 
-def room_close(*, room: Room, reason: str, request=None) -> Room:
+_SCHEDULER = AuditContext.system("scheduler")  # closes rooms whose window has ended
+
+
+def room_close(*, room: Room, reason: str, audit: AuditContext = _SCHEDULER) -> Room:
     """Refuse further joins at once, then close the media room at the provider.
 
     If the provider cannot be reached the room stays closed here (no token is minted for it)
@@ -178,8 +182,7 @@ def room_close(*, room: Room, reason: str, request=None) -> Room:
                 object_type="room",
                 object_id=room.pk,
                 application=room.application,
-                request=request,
-                actor=None if request is not None else ("system", "scheduler"),
+                audit=audit,
                 details={"reason": reason},
             )
             emit.room_closed(room, reason=reason, at=now)

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
+from core.audit import SYSTEM, AuditContext
 from core.models import AuditEvent, AuditOutcome
 from core.services import audit_record, request_ip
 from tests.factories import ApplicationFactory
@@ -37,7 +38,7 @@ def test_the_row_is_the_one_the_orm_would_write(address):
         object_id=application.pk,  # not a str: stored as one
         application=application,
         outcome=AuditOutcome.DENIED,
-        request=request,
+        audit=AuditContext.from_request(request),
         actor=("link", "abc"),
         details=details,
     )
@@ -62,8 +63,8 @@ def test_the_row_is_the_one_the_orm_would_write(address):
 
 
 @pytest.mark.django_db
-def test_without_a_request_the_actor_is_the_system_and_the_row_has_defaults():
-    event = audit_record(action="room.close", object_type="room", object_id=7, application=None)
+def test_as_the_system_the_actor_is_the_system_and_the_row_has_defaults():
+    event = audit_record(action="room.close", object_type="room", object_id=7, application=None, audit=SYSTEM)
     assert stored(event.pk) == stored(
         orm_row(
             application=None,
@@ -82,7 +83,7 @@ def test_without_a_request_the_actor_is_the_system_and_the_row_has_defaults():
 
 @pytest.mark.django_db
 def test_the_returned_event_is_the_saved_row():
-    event = audit_record(action="a", object_type="room", object_id="1", application=None)
+    event = audit_record(action="a", object_type="room", object_id="1", application=None, audit=SYSTEM)
     assert isinstance(event.pk, int)
     assert not event._state.adding and event._state.db == "default"
     assert AuditEvent.objects.get(pk=event.pk).action == "a"
@@ -91,7 +92,7 @@ def test_the_returned_event_is_the_saved_row():
 @pytest.mark.django_db
 def test_the_row_belongs_to_the_callers_transaction():
     with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(action="a", object_type="room", object_id="1", application=None)
+        audit_record(action="a", object_type="room", object_id="1", application=None, audit=SYSTEM)
         raise RuntimeError
     assert not AuditEvent.objects.exists()
 
@@ -107,16 +108,20 @@ def test_a_guarded_row_is_written_in_the_guards_statement_only_when_the_guard_re
         "UPDATE core_application SET is_active = is_active WHERE id = %s RETURNING id",
         [application._meta.pk.get_db_prep_save(application.pk, connection)],
     )
-    event = audit_event(action="a", object_type="room", object_id="1", application=application, details={"k": [1]})
+    event = audit_event(
+        action="a", object_type="room", object_id="1", application=application, audit=SYSTEM, details={"k": [1]}
+    )
     if connection.vendor != "postgresql":
         with pytest.raises(NotSupportedError):
             audit_write(event, only_if=guard)
         return
     assert audit_write(event, only_if=guard) is True
     assert not event._state.adding and stored(event.pk) == stored(
-        audit_record(action="a", object_type="room", object_id="1", application=application, details={"k": [1]}).pk
+        audit_record(
+            action="a", object_type="room", object_id="1", application=application, audit=SYSTEM, details={"k": [1]}
+        ).pk
     )
-    unmatched = audit_event(action="b", object_type="room", object_id="1", application=None)
+    unmatched = audit_event(action="b", object_type="room", object_id="1", application=None, audit=SYSTEM)
     assert audit_write(unmatched, only_if=("SELECT 1 WHERE false", [])) is False
     assert unmatched.pk is None and unmatched._state.adding
     assert not AuditEvent.objects.filter(action="b").exists()

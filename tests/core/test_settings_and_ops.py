@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.utils import DatabaseError
 
+from core.audit import AuditContext
 from core.models import ApplicationAPIKey, AuditEvent
 from core.services import audit_record
 
@@ -226,7 +227,9 @@ def test_readyz_is_503_when_the_broker_is_unreachable(client, settings):
 
 @pytest.mark.django_db
 def test_audit_rows_cannot_be_updated_or_deleted(settings):
-    event = audit_record(action="test.action", object_type="room", object_id="1", application=None)
+    event = audit_record(
+        action="test.action", object_type="room", object_id="1", application=None, audit=AuditContext.system()
+    )
     with pytest.raises(ValueError):
         event.save()
     with pytest.raises(ValueError):

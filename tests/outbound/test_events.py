@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from access.services import attendance_no_shows_report
+from core.audit import AuditContext
 from outbound.models import WebhookDelivery
 from outbound.schema import example
 from recordings.models import ConsentNotice, Recording, RecordingStatus
@@ -128,7 +129,7 @@ def test_recording_started_ready_and_deleted_follow_egress_events_and_retention(
         egress(room, "EG_ours12345678", "EGRESS_COMPLETE", started=T0, ended=end, files=files),
     )
     recording_delete(
-        recording=Recording.objects.get(pk=recording.pk), reason="retention", actor=("system", "retention")
+        recording=Recording.objects.get(pk=recording.pk), reason="retention", audit=AuditContext.system("retention")
     )
     (started,) = _delivered(receiver, secret, "recording.started")
     (ready,) = _delivered(receiver, secret, "recording.ready")

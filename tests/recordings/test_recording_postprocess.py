@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from core.audit import AuditContext
 from outbound.models import WebhookDelivery
 from providers.base import ProviderRecording, RecordingState
 from providers.janus import JanusProvider
@@ -150,7 +151,7 @@ def test_a_tool_failure_fails_the_recording_with_the_tools_error_and_keeps_the_r
 
 def test_deleting_a_failed_janus_recording_deletes_its_raw_files(file_storage, raw_files):
     recording = ending_recording(RoomFactory(), raw_files, storage="file", status=RecordingStatus.FAILED)
-    recording_delete(recording=recording, reason="test", actor=("system", "test"))
+    recording_delete(recording=recording, reason="test", audit=AuditContext.system("test"))
     assert mjr_files(raw_files[0]) == []
     assert Recording.objects.get(pk=recording.pk).sources_deleted_at is not None
 
