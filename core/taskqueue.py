@@ -37,7 +37,7 @@ class _Template:
     parts: tuple[str, ...]  # the message's JSON, split around its per-message slots (odd items)
     body_tail: str  # what follows the arguments in a protocol-2 body: kwargs, then callbacks etc.
 
-    def render(self, args: tuple) -> str:
+    def render(self, args: tuple, reply_to: str) -> str:
         task_id = json.dumps(str(uuid.uuid4()))
         body = f"[{json.dumps(list(args))}{self.body_tail}".encode()
         values = {
@@ -45,11 +45,12 @@ class _Template:
             "id": task_id,
             "argsrepr": json.dumps(saferepr(args)),
             "delivery_tag": json.dumps(str(uuid.uuid4())),
+            "reply_to": json.dumps(reply_to),
         }
         return "".join(values[part] if n % 2 else part for n, part in enumerate(self.parts))
 
 
-_SLOT = re.compile(r'"@slot:(body|id|argsrepr|delivery_tag)@"')
+_SLOT = re.compile(r'"@slot:(body|id|argsrepr|delivery_tag|reply_to)@"')
 
 
 class _RedisPublisher:
@@ -86,8 +87,8 @@ class _RedisPublisher:
             connection.disconnect()
             connection.connect()
 
-    def send(self, template: _Template, args: tuple) -> None:
-        message = template.render(args)
+    def send(self, template: _Template, args: tuple, reply_to: str) -> None:
+        message = template.render(args, reply_to)
         with self.lock:
             try:
                 self._ready()
@@ -129,7 +130,14 @@ def _template_from_celery(task) -> _Template | None:
         **envelope,
         "body": "@slot:body@",
         "headers": {**headers, "id": "@slot:id@", "root_id": "@slot:id@", "argsrepr": "@slot:argsrepr@"},
-        "properties": {**properties, "correlation_id": "@slot:id@", "delivery_tag": "@slot:delivery_tag@"},
+        # reply_to is Celery's per-thread app id (app.thread_oid): the publishing thread's, not the
+        # one that happened to build the template.
+        "properties": {
+            **properties,
+            "correlation_id": "@slot:id@",
+            "delivery_tag": "@slot:delivery_tag@",
+            "reply_to": "@slot:reply_to@",
+        },
     }
     return _Template(
         key=delivery["routing_key"],
@@ -183,4 +191,4 @@ def publish_task(task, args: tuple) -> None:
     if template is None:
         task.apply_async(args, retry=False)
     else:
-        publisher.send(template, args)
+        publisher.send(template, args, app.thread_oid)

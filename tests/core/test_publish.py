@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
 import time
 from unittest import mock
 
@@ -72,6 +73,22 @@ def test_the_doorbell_is_the_message_apply_async_sends(broker):
     assert ours["properties"]["delivery_tag"] not in (celerys["properties"]["delivery_tag"], ours["headers"]["id"])
 
 
+def test_the_reply_to_is_the_publishing_threads_even_when_another_thread_built_the_template(broker, monkeypatch):
+    """Celery's reply_to is its per-thread app id: a template built in one thread (a gunicorn
+    thread, the live test server's) carries that thread's id, which no other thread may send."""
+    monkeypatch.setattr(taskqueue, "_publisher_by_pid", {})
+    builder = threading.Thread(target=publish_task, args=(process_inbound_event, (987654330,)))
+    builder.start()
+    builder.join(timeout=10)
+    [from_other_thread] = _take(broker, "(987654330,)")
+    process_inbound_event.apply_async((987654331,), retry=False)
+    publish_task(process_inbound_event, (987654332,))
+    [celerys] = _take(broker, "(987654331,)")
+    [ours] = _take(broker, "(987654332,)")
+    assert ours["properties"]["reply_to"] == celerys["properties"]["reply_to"] == app.thread_oid
+    assert from_other_thread["properties"]["reply_to"] != app.thread_oid
+
+
 def test_each_doorbell_has_its_own_task_id_and_arguments(broker):
     for event_id in (987654322, 987654323):
         publish_task(process_inbound_event, (event_id,))
@@ -104,7 +121,7 @@ def test_a_broker_that_never_answers_fails_the_publish_within_the_socket_timeout
         template = taskqueue._template_from_celery(process_inbound_event)
         started = time.monotonic()
         with pytest.raises(redis.exceptions.TimeoutError):
-            publisher.send(template, (1,))
+            publisher.send(template, (1,), app.thread_oid)
         seconds = time.monotonic() - started
         assert black_hole.accepted, "the publisher never reached the broker"
     assert seconds < 2.5, f"the publish took {seconds:.2f} s (one try, 1 s socket timeout)"
@@ -115,7 +132,7 @@ def test_an_unreachable_broker_fails_the_publish_at_once():
     template = taskqueue._template_from_celery(process_inbound_event)
     started = time.monotonic()
     with pytest.raises(redis.exceptions.ConnectionError):
-        publisher.send(template, (1,))
+        publisher.send(template, (1,), app.thread_oid)
     assert time.monotonic() - started < 2.5
 
 
@@ -125,10 +142,10 @@ def test_an_error_reply_fails_the_publish_and_the_next_one_goes_through(broker):
     broker.set("tests:publish:not-a-list", "x")
     try:
         with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
-            publisher.send(dataclasses.replace(template, key="tests:publish:not-a-list"), (1,))
+            publisher.send(dataclasses.replace(template, key="tests:publish:not-a-list"), (1,), app.thread_oid)
     finally:
         broker.delete("tests:publish:not-a-list")
-    publisher.send(template, (987654325,))
+    publisher.send(template, (987654325,), app.thread_oid)
     assert len(_take(broker, "(987654325,)")) == 1
 
 
@@ -137,10 +154,10 @@ def test_after_a_redis_restart_the_next_publish_goes_through():
     try:
         publisher = taskqueue._RedisPublisher(server.url, TIMEOUTS)
         template = taskqueue._template_from_celery(process_inbound_event)
-        publisher.send(template, (1,))
+        publisher.send(template, (1,), app.thread_oid)
         server.stop()
         server.start()  # the same port; the publisher's connection is now dead
-        publisher.send(template, (2,))
+        publisher.send(template, (2,), app.thread_oid)
         queued = redis.Redis.from_url(server.url).lrange(template.key, 0, -1)
         assert [json.loads(m)["headers"]["argsrepr"] for m in queued] == ["(2,)"]  # a restart empties Redis here
     finally:
