@@ -1,4 +1,4 @@
-"""App config for recordings (its features arrive with their issues)."""
+"""App config for recordings: the consent ledger and recordings."""
 
 from django.apps import AppConfig
 
