@@ -315,7 +315,7 @@ def test_a_failed_egress_fails_the_recording_with_its_error(webhooks, room):
 
 def test_a_failed_egress_that_uploaded_part_of_a_file_still_gets_a_retention_date(webhooks, room):
     """The partial file is a recording of the call too: without a retention date, retention never
-    deletes it (R3)."""
+    deletes it."""
     recording = new_recording(room)
     end = T0 + 120 * NS
     send_egress(
