@@ -74,6 +74,7 @@ class ParticipantKind:
     EGRESS = "egress"  # a recorder the media server runs
     INGRESS = "ingress"
     SIP = "sip"  # a phone caller through a connector
+    CONNECTOR = "connector"  # someone reached through a messaging connector (WhatsApp, Twilio)
     AGENT = "agent"
     UNKNOWN = "unknown"
 
@@ -107,7 +108,8 @@ class EventTrack:
 
 
 class RecordingState:
-    """Provider-neutral recording states (values match recordings.RecordingStatus)."""
+    """Provider-neutral recording states, what a media server reports. Not our lifecycle: the
+    recordings app maps each to its own status (recording_status_for_provider_state)."""
 
     STARTING = "starting"
     ACTIVE = "active"
@@ -176,6 +178,14 @@ class NeutralEvent:
     recording: ProviderRecording | None = None
     # The event's own bytes when the body held several (stored per event, re-parsed on its own).
     raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EventIgnored:
+    """What an event handler returns when the event concerns nothing Convene keeps (a handler
+    that applied it returns None). The reason is kept on the stored event, which is marked ignored."""
+
+    reason: str
 
 
 @dataclass(frozen=True)

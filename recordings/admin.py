@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyAdminMixin
 from core.errors import ConveneError, ServiceUnavailable
 from core.models import AuditEvent
-from recordings.models import ConsentEvent, ConsentNotice, Recording
+from recordings.models import ConsentEvent, ConsentNotice, Recording, RecordingStatus
 from recordings.selectors import recording_get
 from recordings.services import review
 from recordings.services.consent import consent_notice_publish
@@ -187,7 +187,7 @@ class RecordingAdmin(admin.ModelAdmin):
             recording = recording_get(applications=scope, recording_id=recording_id)
             review.recording_viewed(request=request, recording=recording)
             playback_url = None
-            if recording.status == "complete" and recording.deleted_at is None and recording.location:
+            if recording.status == RecordingStatus.COMPLETE and recording.deleted_at is None and recording.location:
                 playback_url, _ = review.recording_playback(request=request, recording=recording)
         except ConveneError as exc:
             return _refused(exc)

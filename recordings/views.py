@@ -18,7 +18,7 @@ from core.pagination import Pagination
 from core.schema import paginated
 from core.throttling import JoinThrottled
 from recordings import storage
-from recordings.models import ConsentMethod
+from recordings.models import ConsentMethod, DeletionReason, StopReason, StorageKind
 from recordings.selectors import consent_notice_list, recording_get, recording_list, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
@@ -125,7 +125,8 @@ class RecordingStopApi(APIView):
     @extend_schema(operation_id="recordings_stop", request=None, responses=RecordingSerializer)
     def post(self, request, recording_id):
         recording = recording_get(applications=[caller_application(request)], recording_id=recording_id)
-        return Response(RecordingSerializer(recording_stop(recording=recording, reason="api", request=request)).data)
+        recording = recording_stop(recording=recording, reason=StopReason.API, request=request)
+        return Response(RecordingSerializer(recording).data)
 
 
 class RecordingListApi(APIView):
@@ -161,7 +162,7 @@ class RecordingDetailApi(APIView):
     def delete(self, request, recording_id):
         scope = review.review_scope(request=request, action="recording.delete", object_id=str(recording_id), media=True)
         recording = recording_get(applications=scope, recording_id=recording_id)
-        recording = recording_delete(recording=recording, reason="deleted_by_reviewer", request=request)
+        recording = recording_delete(recording=recording, reason=DeletionReason.DELETED_BY_REVIEWER, request=request)
         return Response(RecordingSerializer(recording).data)
 
 
@@ -220,7 +221,7 @@ class RecordingDownloadApi(APIView):
         except signing.BadSignature:
             raise Forbidden("This link is invalid or has expired.", code="link_expired") from None
         recording = recording_get(applications=Application.objects.all(), recording_id=recording_id)
-        if recording.deleted_at is not None or recording.storage != "file":
+        if recording.deleted_at is not None or recording.storage != StorageKind.FILE:
             raise NotFound("Recording not found.")
         review.recording_downloaded(request=request, recording=recording, reviewer_id=reviewer_id)
         return ranged_file_response(request, storage.for_recording(recording).path(recording.location))

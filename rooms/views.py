@@ -13,6 +13,7 @@ from access.services import invitation_url
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
+from rooms.models import CloseReason
 from rooms.selectors import room_attendance, room_get, room_list, session_get, session_list
 from rooms.serializers import (
     RoomAttendanceSerializer,
@@ -88,7 +89,7 @@ class RoomCloseApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        room = room_close(room=room, reason="closed_by_api", request=request)
+        room = room_close(room=room, reason=CloseReason.CLOSED_BY_API, request=request)
         return Response(RoomOutputSerializer(room).data)
 
 

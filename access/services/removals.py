@@ -198,7 +198,7 @@ def participant_refusal(removal: ParticipantRemoval) -> ConveneError:
     return Forbidden("This participant was removed from the room.", code="participant_removed")
 
 
-def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
+def participant_publish_check(*, room: Room, event: NeutralEvent) -> None:
     """A track published by a connection whose role may not publish it: disconnect that
     connection after this transaction commits. Only for providers that cannot refuse the publish
     themselves (Janus: its tokens carry no permissions), so this acts after the fact. A

@@ -24,7 +24,7 @@ from core.errors import Forbidden
 from core.models import Application, AuditEvent, AuditOutcome
 from core.services import audit_record_or_refuse
 from recordings import storage
-from recordings.models import Recording
+from recordings.models import Recording, RecordingStatus
 
 REVIEW_PERMISSION = "recordings.review_recording"
 
@@ -118,7 +118,7 @@ def recording_viewed(*, request, recording: Recording) -> None:
 
 def recording_playback(*, request, recording: Recording) -> tuple[str, datetime]:
     """A URL valid for at most 5 minutes, audited first; never stored, never logged."""
-    if recording.deleted_at is not None or not recording.location or recording.status != "complete":
+    if recording.deleted_at is not None or not recording.location or recording.status != RecordingStatus.COMPLETE:
         _audit(
             request=request,
             action="recording.playback",

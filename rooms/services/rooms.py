@@ -21,7 +21,7 @@ from core.services import audit_record
 from outbound import emit
 from providers.base import ProviderError
 from providers.registry import configured_providers
-from rooms.models import RecordingPolicy, Room, RoomStatus
+from rooms.models import CloseReason, RecordingPolicy, Room, RoomStatus
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def room_update(*, room: Room, request=None, **changes: Any) -> Room:
     return room
 
 
-def room_close(*, room: Room, reason: str, request=None) -> Room:
+def room_close(*, room: Room, reason: CloseReason, request=None) -> Room:
     """Refuse further joins at once, then close the media room at the provider.
 
     If the provider cannot be reached the room stays closed here (no token is minted for it)
@@ -246,7 +246,7 @@ def rooms_sweep_windows(*, now: datetime | None = None, retry_for: timedelta = t
             emit.room_opened(room)
     closed = 0
     for room in Room.objects.filter(closes_at__lt=now - grace).exclude(status=RoomStatus.CLOSED).iterator():
-        room_close(room=room, reason="window_ended")
+        room_close(room=room, reason=CloseReason.WINDOW_ENDED)
         closed += 1
     retried = 0
     pending = Room.objects.filter(
