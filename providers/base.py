@@ -100,11 +100,22 @@ class EventParticipant:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+class TrackSource:
+    """Convene's own track sources (what a role's publish_sources names); providers map theirs
+    onto these."""
+
+    CAMERA = "camera"
+    MICROPHONE = "microphone"
+    SCREEN_SHARE = "screen_share"
+    SCREEN_SHARE_AUDIO = "screen_share_audio"
+    UNKNOWN = "unknown"  # a source the provider did not name: never refused for its source alone
+
+
 @dataclass(frozen=True)
 class EventTrack:
     sid: str
     kind: str  # audio, video, data
-    source: str  # camera, microphone, screen_share, screen_share_audio, unknown
+    source: str  # a TrackSource value
 
 
 class RecordingState:

@@ -22,7 +22,7 @@ from access.roles import role_grants
 from core.errors import Conflict, ConveneError, Forbidden
 from core.rows import table
 from core.services import audit_record
-from providers.base import NeutralEvent, ProviderError, ProviderNotFound
+from providers.base import NeutralEvent, ProviderError, ProviderNotFound, TrackSource
 from rooms.models import ParticipantSession, Room, RoomStatus
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,9 @@ def participant_publish_check(*, room: Room, event: NeutralEvent) -> None:
         return None
     grants = role_grants(participant.role)
     source = event.track.source
-    if grants.can_publish and (source == "unknown" or not grants.publish_sources or source in grants.publish_sources):
+    if grants.can_publish and (
+        source == TrackSource.UNKNOWN or not grants.publish_sources or source in grants.publish_sources
+    ):
         return None
     logger.warning("publish beyond role; disconnecting room=%s role=%s", room.pk, participant.role)
     audit_record(
