@@ -1,4 +1,5 @@
-"""Reads of join links, always scoped to the calling application."""
+"""Reads of join links: a room's links (the caller reaches the room through its application) and
+the link a secret opens (the public join endpoints). No writes here: access.services counts uses."""
 
 from __future__ import annotations
 
