@@ -462,7 +462,7 @@ def test_the_reconciler_fails_a_recording_the_media_server_no_longer_knows(fake_
 
 
 def test_a_recording_the_media_server_forgot_does_not_block_reconciling_sessions(fake_livekit, webhooks, room):
-    """Repairing calls (W8) must not stop at one recording LiveKit no longer knows."""
+    """Repairing calls after missed events must not stop at one recording LiveKit no longer knows."""
     new_recording(room, egress_id="EG_forgotten123", status=RecordingStatus.ACTIVE)
     other = RoomFactory(application=room.application)
     webhooks.send("room_started", room=room_info(other, sid="RM_other"))
