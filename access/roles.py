@@ -10,10 +10,15 @@ from django.conf import settings
 from django.core import checks
 
 from core.errors import ConveneError
-from providers.base import RoleGrants
+from providers.base import RoleGrants, TrackSource
 
 ROLE_FIELDS = {"can_publish", "can_subscribe", "can_publish_data", "publish_sources", "hidden"}
-PUBLISH_SOURCES = {"camera", "microphone", "screen_share", "screen_share_audio"}
+PUBLISH_SOURCES = {
+    TrackSource.CAMERA,
+    TrackSource.MICROPHONE,
+    TrackSource.SCREEN_SHARE,
+    TrackSource.SCREEN_SHARE_AUDIO,
+}
 
 
 def role_names() -> list[str]:

@@ -1,4 +1,5 @@
-"""Reads of join links, always scoped to the calling application, and the attendance per link."""
+"""Reads of join links: a room's links (the caller reaches the room through its application), the
+link a secret opens (the public join endpoints), and the attendance per link. No writes here."""
 
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ def invitation_by_secret(*, secret: str) -> Invitation:
     """The link a secret opens (any state; callers decide what a revoked link may still do), with
     its room and the room's application loaded; a deactivated application's links open nothing
     (403 application_inactive), as its API keys do not, as select_related("room", "room__application")
-    would. One hand-written SELECT: building this query through the ORM was about a quarter of
-    a redemption's CPU."""
+    would. One hand-written SELECT, so that every join skips the ORM's query building
+    (bench/README.md): its columns come from the models, its joins and WHERE name columns by hand."""
     db = router.db_for_read(Invitation)
     connection = connections[db]
     quote = connection.ops.quote_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from access.models import LobbyStatus
 from access.roles import role_names
 from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, JSONObjectField, StrictInputSerializer
 from providers.registry import KNOWN_PROVIDERS
@@ -150,7 +151,7 @@ class LobbyEntrySerializer(serializers.Serializer):
     room_id = serializers.UUIDField()
     identity = serializers.CharField()
     display_name = serializers.CharField()
-    status = serializers.ChoiceField(choices=["waiting", "admitted", "denied", "expired"])
+    status = serializers.ChoiceField(choices=LobbyStatus.values)
     created_at = serializers.DateTimeField(help_text="When the guest started waiting.")
     last_seen_at = serializers.DateTimeField(help_text="When the guest's page last listened for the decision.")
     decided_at = serializers.DateTimeField(allow_null=True)

@@ -8,7 +8,7 @@ from access.services.attendance import attendance_no_shows_report
 
 @shared_task(name="tokens.remove_participant")
 def remove_participant(removal_id: str) -> bool | None:
-    """S5: one background try at disconnecting a barred identity. A failed try schedules the
+    """One background try at disconnecting a barred identity. A failed try schedules the
     next one on the row (backoff); the sweep below rings for it when it is due."""
     return participant_removal_retry(removal_id=removal_id)
 

@@ -1,10 +1,11 @@
 """Django's Redis cache backend with one client object per connection pool.
 
 Django's RedisCacheClient builds a new `redis.Redis` for every operation, and redis-py's
-constructor copies its table of response callbacks each time: on the event flow's hot path (webhooks
-out look up an application's subscriptions once per change) that cost as much CPU as the command.
-The object is only a handle on the pool; one per pool serves every operation, from any thread.
-The same fix as core/broker.py makes to kombu's channel. Everything else is Django's.
+constructor copies its table of response callbacks each time, on the event flow's hot path too
+(webhooks out look up an application's subscriptions once per change; bench/README.md). The
+object is only a handle on the pool; one per pool serves every operation, from any thread. The
+same fix as core/broker.py makes to kombu's channel. Everything else is Django's: this overrides
+RedisCacheClient.get_client, a private API to re-check on every Django upgrade.
 """
 
 from __future__ import annotations

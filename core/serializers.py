@@ -33,7 +33,7 @@ def _json_type_error(field: serializers.Field, value) -> str | None:
 
 class StrictInputSerializer(serializers.Serializer):
     """Input serializer that rejects fields it does not declare, so a client cannot believe it
-    set `status` or a provider id when nothing happened (mass assignment, S3), and, for JSON
+    set `status` or a provider id when nothing happened (mass assignment), and, for JSON
     bodies, values of the wrong JSON type instead of coercing them (query strings are all text:
     their serializers set json_types = False)."""
 

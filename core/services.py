@@ -110,8 +110,10 @@ def audit_event(
 
 def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -> bool:
     """Write an audit row in the caller's transaction: one INSERT ... RETURNING through the cursor
-    (core.rows.insert_row), the row AuditEvent.objects.create() would write at a fraction of the
-    ORM's CPU (this runs on every join). AuditEvent has no save signals to miss.
+    (core.rows.insert_row), the row AuditEvent.objects.create() would write, without the ORM's
+    query building (this runs on every join: bench/README.md). What that gives up: AuditEvent.save()
+    (which only refuses updates) and pre/post_save signals never run for these rows, so a rule
+    added to either must be added here too.
 
     only_if (PostgreSQL): a data-modifying statement run in the same statement; the row is written
     only when it returns a row. Returns whether the row was written."""

@@ -95,7 +95,9 @@ class _LocalBuckets:
     def run(self, op: str, keys: list[str], limits: list[tuple[int, int]]) -> tuple[bool, float]:
         with self._lock:
             now = time.monotonic()
-            levels = [self._level(key, limit, period, now) for key, (limit, period) in zip(keys, limits, strict=True)]
+            levels = [
+                self._tokens_now(key, limit, period, now) for key, (limit, period) in zip(keys, limits, strict=True)
+            ]
             if op == "fail":
                 self._buckets[keys[0]] = (min(limits[0][0], levels[0] + 1), now)
                 for key, tokens in zip(keys[1:], levels[1:], strict=True):
@@ -107,7 +109,7 @@ class _LocalBuckets:
             self._buckets[keys[0]] = (levels[0] - 1, now)
             return True, 0.0
 
-    def _level(self, key: str, limit: int, period: int, now: float) -> float:
+    def _tokens_now(self, key: str, limit: int, period: int, now: float) -> float:
         tokens, at = self._buckets.get(key, (limit, now))
         return min(limit, tokens + (now - at) * limit / period)
 
@@ -135,19 +137,19 @@ class JoinRateThrottle(BaseThrottle):
         prefix = "convene:throttle:join"  # failed attempts count alike on every join endpoint
         ok = f"convene:throttle:{self.scope}:ok:{link if self.per_link else client}"
         self._keys = [ok, f"{prefix}:failed:{client}", f"{prefix}:failed-link:{link}"]
-        admitted, self._wait = self._run("admit")
+        admitted, self._wait = self._update_buckets("admit")
         if admitted:
             request.join_throttle = self
         return admitted
 
     def record_failure(self) -> None:
         """The admitted request failed: count it against the failure buckets, not the join bucket."""
-        self._run("fail")
+        self._update_buckets("fail")
 
     def wait(self) -> float:
         return max(1.0, self._wait)
 
-    def _run(self, op: str) -> tuple[bool, float]:
+    def _update_buckets(self, op: str) -> tuple[bool, float]:
         limits = [
             parse_rate(getattr(settings, self.rate_setting)),
             parse_rate(settings.CONVENE_JOIN_FAILURE_LIMIT),

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from core.audit import AuditContext
-from outbound.models import WebhookDelivery, WebhookEndpoint
+from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from outbound.services.delivery import webhook_delivery_retry
 from outbound.services.endpoints import webhook_endpoint_update
 
@@ -55,7 +55,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     @admin.action(description="Send selected deliveries again (same webhook id)")
     def retry(self, request, queryset):
         sent = 0
-        for delivery in queryset.exclude(status="pending"):
+        for delivery in queryset.exclude(status=DeliveryStatus.PENDING):
             webhook_delivery_retry(delivery=delivery)
             sent += 1
         self.message_user(request, f"{sent} delivery(ies) queued again.", messages.SUCCESS)

@@ -5,7 +5,7 @@ that died mid-attempt) is the sweeper's."""
 from celery import shared_task
 from django.db import DatabaseError
 
-from outbound.services.delivery import webhook_deliveries_sweep, webhook_delivery_attempt
+from outbound.services.delivery import AttemptStatus, webhook_deliveries_sweep, webhook_delivery_attempt
 
 # Countdowns stay well under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT).
 COUNTDOWN_MAX_SECONDS = 300
@@ -18,7 +18,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
     except DatabaseError as exc:
         # Nothing could be recorded; the row is still due (or leased, then the sweeper's).
         raise self.retry(countdown=5, exc=exc) from exc
-    if outcome.status == "retry" and outcome.due_in is not None and outcome.due_in <= COUNTDOWN_MAX_SECONDS:
+    if outcome.status == AttemptStatus.RETRY and outcome.due_in is not None and outcome.due_in <= COUNTDOWN_MAX_SECONDS:
         deliver_webhook.apply_async((delivery_id,), countdown=outcome.due_in, retry=False)
     return outcome.status
 

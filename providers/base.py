@@ -74,6 +74,7 @@ class ParticipantKind:
     EGRESS = "egress"  # a recorder the media server runs
     INGRESS = "ingress"
     SIP = "sip"  # a phone caller through a connector
+    CONNECTOR = "connector"  # someone reached through a messaging connector (WhatsApp, Twilio)
     AGENT = "agent"
     UNKNOWN = "unknown"
 
@@ -99,15 +100,27 @@ class EventParticipant:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+class TrackSource:
+    """Convene's own track sources (what a role's publish_sources names); providers map theirs
+    onto these."""
+
+    CAMERA = "camera"
+    MICROPHONE = "microphone"
+    SCREEN_SHARE = "screen_share"
+    SCREEN_SHARE_AUDIO = "screen_share_audio"
+    UNKNOWN = "unknown"  # a source the provider did not name: never refused for its source alone
+
+
 @dataclass(frozen=True)
 class EventTrack:
     sid: str
     kind: str  # audio, video, data
-    source: str  # camera, microphone, screen_share, screen_share_audio, unknown
+    source: str  # a TrackSource value
 
 
 class RecordingState:
-    """Provider-neutral recording states (values match recordings.RecordingStatus)."""
+    """Provider-neutral recording states, what a media server reports. Not our lifecycle: the
+    recordings app maps each to its own status (recording_status_for_provider_state)."""
 
     STARTING = "starting"
     ACTIVE = "active"
@@ -176,6 +189,14 @@ class NeutralEvent:
     recording: ProviderRecording | None = None
     # The event's own bytes when the body held several (stored per event, re-parsed on its own).
     raw: bytes | None = None
+
+
+@dataclass(frozen=True)
+class EventIgnored:
+    """What an event handler returns when the event concerns nothing Convene keeps (a handler
+    that applied it returns None). The reason is kept on the stored event, which is marked ignored."""
+
+    reason: str
 
 
 @dataclass(frozen=True)

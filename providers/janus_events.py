@@ -13,7 +13,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from providers.base import BadPayload, EventKind, EventParticipant, EventTrack, NeutralEvent
+from providers.base import BadPayload, EventKind, EventParticipant, EventTrack, NeutralEvent, TrackSource
 
 TAG_PREFIX = "cv."
 MAX_EVENTS = 1000
@@ -120,7 +120,7 @@ def _tracks(data: dict) -> list[EventTrack]:
     ]
 
 
-_SOURCES = {"audio": "microphone", "video": "camera"}
+_SOURCES = {"audio": TrackSource.MICROPHONE, "video": TrackSource.CAMERA}
 
 
 def _time(microseconds) -> datetime:

@@ -20,6 +20,7 @@ from providers.base import (
     EventParticipant,
     EventTrack,
     NeutralEvent,
+    ParticipantKind,
     ProviderRecording,
     RecordingFile,
     RecordingState,
@@ -125,7 +126,7 @@ def participant_kind(value: int) -> str:
     than our copy of the protocol. rooms.models.PERSON_KINDS counts "unknown" as a person: a kind we cannot name may
     be someone who has not consented, so the consent gate must wait for them (fails safe)."""
     name = enum_name(ParticipantInfo.Kind, value)
-    return "unknown" if name.startswith("UNKNOWN(") else name.lower()
+    return ParticipantKind.UNKNOWN if name.startswith("UNKNOWN(") else name.lower()
 
 
 def _event_participant(info: lk_models.ParticipantInfo) -> EventParticipant | None:
@@ -188,7 +189,7 @@ def provider_recording(info: lk_egress.EgressInfo) -> ProviderRecording:
     return ProviderRecording(
         recording_id=identifier(info.egress_id, limit=RECORDING_ID_MAX, what="egress id"),
         room_name=identifier(info.room_name, limit=ROOM_NAME_MAX, what="room name"),
-        state=EGRESS_STATES.get(info.status, "starting"),
+        state=EGRESS_STATES.get(info.status, RecordingState.STARTING),
         started_at=from_nanoseconds(info.started_at),
         ended_at=from_nanoseconds(info.ended_at),
         error=display_text(error, limit=ERROR_MAX),

@@ -1,1 +1,3 @@
-"""Consent ledger, consent-gated recordings, review, retention."""
+"""Consent ledger, consent-gated recordings, storage, review, retention.
+
+Imports core, providers, outbound and rooms; never access or webhooks."""

@@ -1,4 +1,5 @@
-"""App config for recordings; it takes part in rooms' writes through rooms.signals."""
+"""App config for recordings: the consent ledger and recordings; it takes part in rooms' writes
+through rooms.signals."""
 
 from django.apps import AppConfig
 

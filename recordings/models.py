@@ -12,6 +12,7 @@ import hashlib
 from django.db import models
 
 from core.models import Application, BaseModel
+from providers.base import RecordingState
 from rooms.models import CallSession, Room
 
 
@@ -118,6 +119,53 @@ ACTIVE_RECORDING_STATUSES = (
 )
 FINAL_RECORDING_STATUSES = (RecordingStatus.COMPLETE, RecordingStatus.FAILED, RecordingStatus.ABORTED)
 
+# What the provider reports (providers.base.RecordingState) and our lifecycle are two vocabularies;
+# their strings agreeing is no contract. Every provider state must be mapped here (tested).
+_STATUS_FOR_PROVIDER_STATE = {
+    RecordingState.STARTING: RecordingStatus.STARTING,
+    RecordingState.ACTIVE: RecordingStatus.ACTIVE,
+    RecordingState.ENDING: RecordingStatus.ENDING,
+    RecordingState.COMPLETE: RecordingStatus.COMPLETE,
+    RecordingState.FAILED: RecordingStatus.FAILED,
+    RecordingState.ABORTED: RecordingStatus.ABORTED,
+}
+
+
+def recording_status_for_provider_state(state: str) -> RecordingStatus:
+    """Our status for a provider-reported RecordingState (KeyError for anything else: a provider
+    adapter returns only RecordingState values)."""
+    return _STATUS_FOR_PROVIDER_STATE[state]
+
+
+class RecordingTrigger(models.TextChoices):
+    """Who started a recording (Recording.trigger): the application through the API, or the
+    room's auto policy once everyone present consented."""
+
+    API = "api"
+    AUTO = "auto"
+
+
+class StorageKind(models.TextChoices):
+    """Where a recording's file is kept (Recording.storage; recordings.storage backends' `kind`)."""
+
+    S3 = "s3"
+    FILE = "file"
+
+
+class StopReason(models.TextChoices):
+    """Why a recording was asked to stop (Recording.stop_reason; in its audit row)."""
+
+    API = "api"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    UNCONSENTED_PARTICIPANT = "unconsented_participant"
+
+
+class DeletionReason(models.TextChoices):
+    """Why a recording's media was deleted (Recording.deletion_reason; recording.deleted webhooks)."""
+
+    RETENTION = "retention"
+    DELETED_BY_REVIEWER = "deleted_by_reviewer"
+
 
 class Recording(BaseModel):
     room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="recordings")
@@ -127,16 +175,16 @@ class Recording(BaseModel):
     provider = models.CharField(max_length=20)
     provider_recording_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.REQUESTED)
-    trigger = models.CharField(max_length=10)  # api, auto
+    trigger = models.CharField(max_length=10)  # a RecordingTrigger
     started_by = models.CharField(max_length=120)  # actor: application:<id>, system:auto
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    storage = models.CharField(max_length=10)  # s3, file
+    storage = models.CharField(max_length=10)  # a StorageKind
     location = models.CharField(max_length=500, blank=True)  # object key or file path, never a URL
     error = models.TextField(blank=True)
-    stop_reason = models.CharField(max_length=40, blank=True)
+    stop_reason = models.CharField(max_length=40, blank=True)  # a StopReason
     stop_requested_at = models.DateTimeField(null=True, blank=True)
     consent_snapshot = models.JSONField(default=list, blank=True)
     retention_until = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -144,7 +192,7 @@ class Recording(BaseModel):
     legal_hold_reason = models.CharField(max_length=500, blank=True)  # why it was last set or released
     legal_hold_changed_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    deletion_reason = models.CharField(max_length=40, blank=True)
+    deletion_reason = models.CharField(max_length=40, blank=True)  # a DeletionReason
     # Per-track recordings (a Janus room): the folder where the media server wrote this recording's
     # raw files, as Convene's workers see it, and the prefix they share. Once the provider reports
     # them written the recording stays `ending` until post-processing stores one composite file

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
-from recordings.models import ConsentEvent, ConsentNotice, Recording, RecordingStatus, notice_hash
+from recordings.models import ConsentDecision, ConsentEvent, ConsentNotice, Recording, RecordingStatus, notice_hash
 from rooms.models import PERSON_KINDS, ParticipantSession, RecordingPolicy, Room
 
 
@@ -32,7 +32,7 @@ def consent_is_active(event: ConsentEvent | None, notice: ConsentNotice | None) 
     return (
         event is not None
         and notice is not None
-        and event.decision == "granted"
+        and event.decision == ConsentDecision.GRANTED
         and event.notice_version == notice.version
         # Recomputed from the text, so a text changed behind the model's back voids the consent.
         and event.notice_hash == notice_hash(notice.text)

@@ -18,6 +18,7 @@ from django.core import signing
 from django.urls import reverse
 
 from providers.base import RecordingSpec, S3Target
+from recordings.models import StorageKind
 
 MAX_PLAYBACK_TTL = timedelta(minutes=5)
 DOWNLOAD_SALT = "convene.recordings.download"
@@ -56,7 +57,7 @@ def _object_name(recording) -> str:
 
 
 class S3Storage:
-    kind = "s3"
+    kind = StorageKind.S3
 
     def __init__(self, target: S3Target, prefix: str = ""):
         self.target, self.prefix = target, prefix
@@ -107,7 +108,7 @@ class FileStorage:
     """Self-hosted recorders writing to storage Convene can read: the recorder sees the directory
     as RECORDING_EGRESS_FILE_DIR, Convene as RECORDING_FILE_DIR."""
 
-    kind = "file"
+    kind = StorageKind.FILE
 
     def __init__(self, root: Path, recorder_root: str):
         self.root, self.recorder_root = root, recorder_root.rstrip("/")

@@ -13,6 +13,7 @@ from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
+from recordings.models import StopReason
 from recordings.selectors import consent_notice_list, recording_get, room_consents
 from recordings.serializers import (
     AppConsentInputSerializer,
@@ -90,7 +91,7 @@ class RecordingStopApi(APIView):
     @extend_schema(operation_id="recordings_stop", request=None, responses=RecordingSerializer)
     def post(self, request, recording_id):
         recording = recording_get(applications=[caller_application(request)], recording_id=recording_id)
-        recording = recording_stop(recording=recording, reason="api", audit=AuditContext.from_request(request))
+        recording = recording_stop(recording=recording, reason=StopReason.API, audit=AuditContext.from_request(request))
         return Response(RecordingSerializer(recording).data)
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Application, BaseModel
-from providers.base import RoomRef, opaque_room_name
+from providers.base import ParticipantKind, RoomRef, opaque_room_name
 
 
 class RoomStatus(models.TextChoices):
@@ -25,9 +25,19 @@ class RoomStatus(models.TextChoices):
 
 
 class RecordingPolicy(models.TextChoices):
+    """off: never recorded; on_demand: recorded when the application asks; auto: started as soon as
+    everyone present has consented."""
+
     OFF = "off"
     ON_DEMAND = "on_demand"
     AUTO = "auto"
+
+
+class CloseReason(models.TextChoices):
+    """Why a room was closed (Room.close_reason; reported in room.closed webhooks)."""
+
+    WINDOW_ENDED = "window_ended"
+    CLOSED_BY_API = "closed_by_api"
 
 
 def generate_provider_room_name() -> str:
@@ -97,6 +107,14 @@ class Room(BaseModel):
         )
 
 
+class SessionEndSource(models.TextChoices):
+    """Why CallSession.ended_at is what it is (blank while open): the provider reported the end
+    (final), or the reconciler inferred it from the provider's listing (moves with later evidence)."""
+
+    EVENT = "event"
+    RECONCILER = "reconciler"
+
+
 class CallSession(BaseModel):
     """One live period of a room at the provider (one provider room sid).
 
@@ -109,7 +127,7 @@ class CallSession(BaseModel):
     provider_session_id = models.CharField(max_length=64)
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    end_source = models.CharField(max_length=20, blank=True)  # event, reconciler
+    end_source = models.CharField(max_length=20, blank=True)  # a SessionEndSource
     last_seen_at = models.DateTimeField()
 
     class Meta:
@@ -141,7 +159,7 @@ class LeftSource(models.TextChoices):
 # stream) are not. A phone caller is, through SIP or a connector (WhatsApp, Twilio). "unknown" is a
 # kind newer than our copy of LiveKit's protocol: it counts as a person, so the consent gate waits
 # for its consent rather than record someone who was never asked.
-PERSON_KINDS = ("standard", "sip", "connector", "unknown")
+PERSON_KINDS = (ParticipantKind.STANDARD, ParticipantKind.SIP, ParticipantKind.CONNECTOR, ParticipantKind.UNKNOWN)
 
 
 class ParticipantSession(BaseModel):
@@ -152,7 +170,7 @@ class ParticipantSession(BaseModel):
     # As wide as LiveKit's limits (256 each, providers/livekit_convert.py).
     identity = models.CharField(max_length=256, db_index=True)
     display_name = models.CharField(max_length=256, blank=True)
-    kind = models.CharField(max_length=20, default="standard")  # standard, egress, agent, ingress, sip, ...
+    kind = models.CharField(max_length=20, default=ParticipantKind.STANDARD)  # a providers.base.ParticipantKind
     role = models.CharField(max_length=40, blank=True)
     invitation = models.ForeignKey(
         "tokens.Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="participant_sessions"

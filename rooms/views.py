@@ -10,6 +10,7 @@ from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import Pagination
 from core.schema import paginated
+from rooms.models import CloseReason
 from rooms.selectors import room_get, room_list, session_get, session_list
 from rooms.serializers import (
     RoomFilterSerializer,
@@ -65,7 +66,7 @@ class RoomCloseApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        room = room_close(room=room, reason="closed_by_api", audit=AuditContext.from_request(request))
+        room = room_close(room=room, reason=CloseReason.CLOSED_BY_API, audit=AuditContext.from_request(request))
         return Response(RoomOutputSerializer(room).data)
 
 

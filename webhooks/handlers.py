@@ -2,7 +2,8 @@
 
 A kind missing here is stored and marked ignored. Handlers receive the locked Room and the event
 and run inside the processing transaction. A handler returns None when it applied the event, or
-a short reason when the event does not concern anything Convene keeps (the row is then ignored).
+EventIgnored(reason) when the event does not concern anything Convene keeps (the row is then
+ignored). Nothing here decides what an event means: the services named in the table do.
 
 This is the top of the event flow, so it composes apps that do not know each other: rooms'
 session services are given access's join-link lookup (`link_for`), and a join is followed by
@@ -16,12 +17,12 @@ from functools import partial
 
 from access.selectors import invitation_joined_with
 from access.services import removals
-from providers.base import EventKind, NeutralEvent
+from providers.base import EventIgnored, EventKind, NeutralEvent
 from recordings.services import recording
 from rooms.models import Room
 from rooms.services import sessions
 
-Handler = Callable[..., object]
+Handler = Callable[..., EventIgnored | None]
 
 
 def participant_joined(*, room: Room, event: NeutralEvent) -> None:
@@ -53,10 +54,10 @@ def handlers_for(event: NeutralEvent) -> tuple[Handler, ...]:
     return HANDLERS.get(event.kind, ())
 
 
-def apply(chain: tuple[Handler, ...], *, room: Room, event: NeutralEvent) -> str | None:
-    """Run each handler in order; the first one's "ignored" reason stops the chain."""
+def apply(chain: tuple[Handler, ...], *, room: Room, event: NeutralEvent) -> EventIgnored | None:
+    """Run each handler in order; the first one that ignores the event stops the chain."""
     for handler in chain:
         ignored = handler(room=room, event=event)
-        if isinstance(ignored, str):
+        if ignored is not None:
             return ignored
     return None

@@ -100,10 +100,13 @@ def inbound_events_enqueue(*, event_ids: Iterable[int]) -> int:
 
 
 class Outcome:
-    DONE = "done"
-    IGNORED = "ignored"
+    """What processing one event came to (the task's result): the final status it stored, or why
+    it stored none."""
+
+    DONE = InboundEventStatus.DONE
+    IGNORED = InboundEventStatus.IGNORED
     RETRY = "retry"
-    FAILED = "failed"
+    FAILED = InboundEventStatus.FAILED
     BUSY = "busy"  # still pending but locked by another session
     SKIPPED = "skipped"  # already final (or gone)
 
@@ -132,10 +135,10 @@ def inbound_event_process(*, event_id: int) -> str:
             # when something outside the database follows the commit: a task queued on commit
             # (the consent gate's provider stop, which comes with its audit row, is one). A webhook-out
             # doorbell may: the events it rings for get the same ids when this event is redone.
-            relax = settings.CONVENE_EVENT_ASYNC_COMMIT and all(
+            may_commit_async = settings.CONVENE_EVENT_ASYNC_COMMIT and all(
                 getattr(queued[1], "async_commit_safe", False) for queued in connection.run_on_commit[queued_before:]
             )
-            events.update(row, ["status", "attempts", "processed_at", "last_error"], commit_async=relax)
+            events.update(row, ["status", "attempts", "processed_at", "last_error"], commit_async=may_commit_async)
             return outcome
     except Exception as exc:
         return _record_failure(event_id, exc)
@@ -188,8 +191,8 @@ def _apply(row: InboundEvent, room: Room | None) -> tuple[str, str]:
     if room is None:
         return InboundEventStatus.IGNORED, "room not managed by Convene"
     ignored = handlers.apply(chain, room=room, event=event)
-    if ignored:
-        return InboundEventStatus.IGNORED, ignored
+    if ignored is not None:
+        return InboundEventStatus.IGNORED, ignored.reason
     return InboundEventStatus.DONE, ""
 
 

@@ -1,5 +1,5 @@
-"""Identities whose every link in a room is revoked were barred by a rule on Invitation (S5);
-that rule now lives in ParticipantRemoval rows, so record those bars as already carried out."""
+"""Identities whose every link in a room is revoked were kept out by a rule on Invitation; that
+rule now lives in ParticipantRemoval rows, so record those bars as already carried out."""
 
 from django.db import migrations
 from django.db.models import Count, Max, Q

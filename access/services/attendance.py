@@ -34,11 +34,13 @@ def attendance_no_shows_report(*, now: datetime | None = None) -> int:
     for room in rooms.iterator():
         for row in room_attendance(room=room, now=now):
             if row.no_show:
-                reported += _report(room, row)
+                reported += _report_once(room, row)
     return reported
 
 
-def _report(room: Room, row) -> bool:
+def _report_once(room: Room, row) -> bool:
+    """Emit attendance.no_show for this link unless it was reported before (ReportedNoShow is unique
+    per link). Returns whether it was reported now."""
     with transaction.atomic():
         _, created = ReportedNoShow.objects.get_or_create(invitation_id=row.invitation_id)
         if created:

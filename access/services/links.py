@@ -184,7 +184,7 @@ def invitation_redeem(*, secret: str, audit: AuditContext = SYSTEM) -> IssuedCre
         actor=("link", str(invitation.pk)),
         attributes={"convene.invitation": str(invitation.pk)},
     )
-    if not _record(event=event, room=room, use_of=invitation, now=now):
+    if not _write_issue_records(event=event, room=room, redeemed=invitation, now=now):
         invitation.refresh_from_db()
         raise _refusal_for(invitation, now)
     return issued
@@ -199,8 +199,9 @@ _COUNT_USE = (
 def _count_use_statement(*, invitation: Invitation, now: datetime, connection) -> tuple[str, list]:
     """Count one use of a live link that has uses left: a conditional UPDATE (the row lock makes
     concurrent redemptions queue), so max_uses is never exceeded. The same statement as
-    Invitation.objects.filter(...).update(...), written by hand: the ORM's query building cost
-    more CPU than the statement."""
+    Invitation.objects.filter(...).update(...), written by hand so that a redemption skips the
+    ORM's query building (bench/README.md): the WHERE clause must stay in step with
+    _refusal_for's checks and the model's fields."""
     meta = Invitation._meta
     params = [
         meta.get_field("last_used_at").get_db_prep_save(now, connection),
@@ -226,7 +227,7 @@ def token_issue(
     readmit: bool = False,
     audit: AuditContext = SYSTEM,
 ) -> IssuedCredentials:
-    """Credentials for an application's signed-in user (the start-a-call button). S5: none for a
+    """Credentials for an application's signed-in user (the start-a-call button). None for a
     barred identity (removed, or its link revoked) unless `readmit` lifts the bar."""
     role_grants(role)
     room_assert_joinable(room=room, now=timezone.now())
@@ -241,7 +242,7 @@ def token_issue(
         actor=None,
         attributes={},
     )
-    _record(event=event, room=room)
+    _write_issue_records(event=event, room=room)
     return issued
 
 
@@ -257,7 +258,7 @@ def _mint(
     attributes: dict[str, str],
 ) -> tuple[IssuedCredentials, AuditEvent]:
     """Credentials and their audit row, neither of which has left or been written: the
-    credentials may be returned only once _record() has written the row."""
+    credentials may be returned only once _write_issue_records() has written the row."""
     spec = ParticipantSpec(
         identity=identity,
         display_name=display_name,
@@ -291,7 +292,9 @@ def _mint(
     return issued, event
 
 
-def _record(*, event: AuditEvent, room: Room, use_of: Invitation | None = None, now: datetime | None = None) -> bool:
+def _write_issue_records(
+    *, event: AuditEvent, room: Room, redeemed: Invitation | None = None, now: datetime | None = None
+) -> bool:
     """Write what must be written before credentials leave, all or nothing: the link's counted use
     (a redemption), the audit row, and the opening of a scheduled room. False when the link has no
     use left (nothing is written then).
@@ -303,12 +306,12 @@ def _record(*, event: AuditEvent, room: Room, use_of: Invitation | None = None, 
     # One database: the link's row and the audit row are written through the same connection.
     connection = connections[router.db_for_write(AuditEvent)]
     if room.status != RoomStatus.SCHEDULED:
-        if use_of is None:
+        if redeemed is None:
             return audit_write(event)
         if connection.vendor == "postgresql":
-            return audit_write(event, only_if=_count_use_statement(invitation=use_of, now=now, connection=connection))
+            return audit_write(event, only_if=_count_use_statement(invitation=redeemed, now=now, connection=connection))
     with transaction.atomic(using=connection.alias):
-        if use_of is not None and not _count_use(invitation=use_of, now=now, connection=connection):
+        if redeemed is not None and not _count_use(invitation=redeemed, now=now, connection=connection):
             return False
         audit_write(event)
         room_mark_open(room=room)

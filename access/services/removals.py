@@ -23,7 +23,7 @@ from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden
 from core.rows import table
 from core.services import audit_record
-from providers.base import NeutralEvent, ProviderError, ProviderNotFound
+from providers.base import NeutralEvent, ProviderError, ProviderNotFound, TrackSource
 from rooms.models import ParticipantSession, Room, RoomStatus
 from rooms.selectors import participant_ids_connected
 
@@ -116,7 +116,7 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
 
 
 def participant_removal_renew_on_join(*, room: Room, participant: ParticipantSession | None) -> None:
-    """S5: a barred identity that connects anyway, with a token minted before its removal or before
+    """A barred identity that connects anyway, with a token minted before its removal or before
     its link was revoked, is removed again after this transaction commits. Runs after
     rooms' participant_joined, which closes a closed room at the provider again instead."""
     if participant is None or participant.left_at is not None or room.status == RoomStatus.CLOSED:
@@ -222,7 +222,7 @@ def participant_refusal(removal: ParticipantRemoval) -> ConveneError:
 _ROLE_ENFORCEMENT = AuditContext.system("role_enforcement")  # disconnects a publish beyond the role
 
 
-def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
+def participant_publish_check(*, room: Room, event: NeutralEvent) -> None:
     """A track published by a connection whose role may not publish it: disconnect that
     connection after this transaction commits. Only for providers that cannot refuse the publish
     themselves (Janus: its tokens carry no permissions), so this acts after the fact. A
@@ -240,7 +240,9 @@ def participant_publish_check(*, room: Room, event: NeutralEvent) -> str | None:
         return None
     grants = role_grants(participant.role)
     source = event.track.source
-    if grants.can_publish and (source == "unknown" or not grants.publish_sources or source in grants.publish_sources):
+    if grants.can_publish and (
+        source == TrackSource.UNKNOWN or not grants.publish_sources or source in grants.publish_sources
+    ):
         return None
     logger.warning("publish beyond role; disconnecting room=%s role=%s", room.pk, participant.role)
     audit_record(

@@ -1,22 +1,21 @@
 """Django's PostgreSQL backend, health-checking a reused connection only when there is a reason.
 
 With CONN_HEALTH_CHECKS, Django pings a reused connection (SELECT 1) before the first query of
-every request and, through config.celery, every task: one more round trip each time, about a third
-of the time of the webhook intake on a small machine. Here the ping is skipped when nothing
-suggests the connection broke:
+every request and, through config.celery, every task: one more round trip each time, on the hot
+paths too (bench/README.md). Here the ping is skipped when nothing suggests the connection broke:
 
 - its last query ran less than DATABASE_HEALTH_CHECK_IDLE_SECONDS ago and raised no error, and
 - its socket has nothing to read: an idle connection gets no data from the server, so a readable
   socket means the server closed it or sent an error (a restart, pg_terminate_backend, an idle
   timeout). Checking costs one poll system call, not a round trip.
 
-Otherwise Django's ping runs as before. A connection that broke without a word from the server
+Otherwise Django's ping runs. A connection that broke without a word from the server
 (a network path lost within that moment) fails the one request that uses it (the API and the
 webhook answer 503, a task is retried), and Django drops it when that request or task ends.
 
 It also hands out prepared cursors (`prepared_cursor()`) for the hot paths' fixed statements
 (core.rows): with Django's default client-side binding, PostgreSQL parses and plans every
-statement afresh, about half of its CPU per processed event. A prepared cursor binds on the
+statement afresh (bench/README.md). A prepared cursor binds on the
 server and has psycopg prepare each statement once per connection (its cache keeps the last 100),
 then only execute it. Everything else keeps Django's default. DATABASE_PREPARED_STATEMENTS=false
 turns this off, for a pooler that cannot carry prepared statements (PgBouncer in transaction mode

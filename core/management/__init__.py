@@ -1,0 +1,1 @@
+"""Management commands of core (create_application)."""

@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -32,9 +33,19 @@ from outbound.signing import signed_headers
 logger = logging.getLogger(__name__)
 
 
+class AttemptStatus(StrEnum):
+    """What one delivery attempt came to (the task's result; never stored: DeliveryStatus is)."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+    BUSY = "busy"  # leased elsewhere or not yet due
+    SKIPPED = "skipped"  # final or gone
+
+
 @dataclass(frozen=True)
 class AttemptOutcome:
-    status: str  # delivered, retry, failed, busy (leased elsewhere or not yet due), skipped (final or gone)
+    status: AttemptStatus
     due_in: float | None = None  # seconds until it is due again (retry, busy)
 
 
@@ -113,17 +124,17 @@ def webhook_delivery_attempt(*, delivery_id: int) -> AttemptOutcome:
         row = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).only("next_attempt_at")
         pending = row.first()
         if pending is None:
-            return AttemptOutcome("skipped")
-        return AttemptOutcome("busy", due_in=max(0.0, (pending.next_attempt_at - now).total_seconds()))
+            return AttemptOutcome(AttemptStatus.SKIPPED)
+        return AttemptOutcome(AttemptStatus.BUSY, due_in=max(0.0, (pending.next_attempt_at - now).total_seconds()))
     endpoint = delivery.endpoint
-    if not delivery.application_active:  # a deactivated application gets nothing (S9)
+    if not delivery.application_active:  # a deactivated application gets nothing, as with its keys and links
         _finish(delivery, status=DeliveryStatus.FAILED, error="application deactivated")
-        return AttemptOutcome("failed")
+        return AttemptOutcome(AttemptStatus.FAILED)
     if not endpoint.enabled and delivery.event_type != PING:
         _finish(delivery, status=DeliveryStatus.FAILED, error="endpoint disabled")
-        return AttemptOutcome("failed")
+        return AttemptOutcome(AttemptStatus.FAILED)
     result = sender.post(url=endpoint.url, headers=_headers(delivery, endpoint, now), body=delivery.payload.encode())
-    return _record(delivery, endpoint, result)
+    return _record_attempt(delivery, endpoint, result)
 
 
 def _headers(delivery: WebhookDelivery, endpoint: WebhookEndpoint, now: datetime) -> dict[str, str]:
@@ -142,7 +153,7 @@ def _finish(delivery: WebhookDelivery, *, status: str, error: str, next_at: date
     _save(delivery, ["status", "last_error", "next_attempt_at", *fields])
 
 
-def _record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: sender.Attempt) -> AttemptOutcome:
+def _record_attempt(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: sender.Attempt) -> AttemptOutcome:
     now = timezone.now()
     fields = {
         "last_status_code": result.status_code,
@@ -153,7 +164,7 @@ def _record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: sender
         _finish(delivery, status=DeliveryStatus.DELIVERED, error="", delivered_at=now, **fields)
         if endpoint.failing_since is not None or endpoint.last_success_at is None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, last_success_at=now)
-        return AttemptOutcome("delivered")
+        return AttemptOutcome(AttemptStatus.DELIVERED)
     delay = retry_delay(delivery.attempts)
     if delay is None:
         _finish(delivery, status=DeliveryStatus.FAILED, error=result.error, **fields)
@@ -173,7 +184,7 @@ def _record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: sender
         result.error,
     )
     _note_failure(endpoint, now)
-    return AttemptOutcome("failed") if delay is None else AttemptOutcome("retry", due_in=delay)
+    return AttemptOutcome(AttemptStatus.FAILED) if delay is None else AttemptOutcome(AttemptStatus.RETRY, due_in=delay)
 
 
 def _note_failure(endpoint: WebhookEndpoint, now: datetime) -> None:

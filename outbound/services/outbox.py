@@ -142,8 +142,10 @@ def webhook_event_emit(
 
 
 def deliveries_create(*, endpoint_ids: Iterable[str], event_id: str, event_type: str, body: str) -> str:
-    """One row per endpoint, each one prepared INSERT (this runs inside the event flow's
-    transactions, where the ORM's statement building would cost more than the statement)."""
+    """One row per endpoint, each one prepared INSERT through core.rows.insert_row, not the ORM
+    (this runs inside the event flow's transactions: bench/README.md). What that gives up:
+    WebhookDelivery.save() and pre/post_save signals never run for these rows (it has none today),
+    so a rule added to either must be added here too."""
     now = timezone.now()
     ids = []
     for pk in endpoint_ids:

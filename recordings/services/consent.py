@@ -20,7 +20,7 @@ from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
 from core.services import audit_record
 from outbound import emit
-from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice
+from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice, StopReason
 from recordings.selectors import consent_notice_current
 from rooms.models import CallSession, Room
 
@@ -121,14 +121,16 @@ def consent_record(
             details={"identity": identity, "notice_version": notice.version, "method": method},
         )
         emit.consent_recorded(room, event)
-        _react(room, event)
+        _recording_follow_consent(room, event)
     return event
 
 
-def _react(room: Room, event: ConsentEvent) -> None:
+def _recording_follow_consent(room: Room, event: ConsentEvent) -> None:
+    """A withdrawal stops the room's active recording; a grant may complete the conditions for
+    an auto recording."""
     from recordings.services import recording
 
     if event.decision == ConsentDecision.WITHDRAWN:
-        recording.recording_stop_for_room(room=room, reason="consent_withdrawn")
+        recording.recording_stop_for_room(room=room, reason=StopReason.CONSENT_WITHDRAWN)
     else:
         recording.recording_auto_start_if_ready(room=room)

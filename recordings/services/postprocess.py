@@ -15,6 +15,7 @@ import logging
 import tempfile
 import time
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from django.conf import settings
@@ -34,6 +35,15 @@ MAX_ATTEMPTS = 8  # runs that died or were deferred (storage down) before the re
 LEASE_MARGIN = timedelta(minutes=5)
 
 
+class PostprocessOutcome(StrEnum):
+    """What one post-processing run did (the task's result, for logs and tests; never stored)."""
+
+    COMPLETE = "complete"  # the composite is stored and the recording complete
+    FAILED = "failed"  # the recording failed (the raw files are kept)
+    NOT_PENDING = "not_pending"
+    SOURCES_DELETED = "sources_deleted"
+
+
 class ProcessingDeferred(Exception):
     """Try again later: the raw files are not visible yet, or storage could not be reached."""
 
@@ -50,7 +60,7 @@ def _pending(now) -> Q:
     )
 
 
-def recording_postprocess(*, recording_id) -> str:
+def recording_postprocess(*, recording_id) -> PostprocessOutcome:
     """Make, store and record the composite of one per-track recording (task entry). Returns what
     happened: complete, failed, not_pending (another run has it, or it is not per-track and
     ending), or sources_deleted (a finished one whose raw files were still there)."""
@@ -63,19 +73,19 @@ def recording_postprocess(*, recording_id) -> str:
     recording = Recording.objects.select_related("room__application").get(pk=recording_id)
     if recording.processing_attempts > MAX_ATTEMPTS:
         _finish(recording, failed=f"gave up after {MAX_ATTEMPTS} attempts (the raw files are kept)")
-        return "failed"
+        return PostprocessOutcome.FAILED
     try:
         outcome = _make_and_store(recording)
     except composite.ToolFailed as exc:
         _finish(recording, failed=str(exc))
         logger.warning("recording post-processing failed recording=%s tool=%s", recording.pk, exc.tool)
-        return "failed"
+        return PostprocessOutcome.FAILED
     except ProcessingDeferred:
         Recording.objects.filter(pk=recording.pk).update(processing_started_at=None)
         raise
     _finish(recording, stored=outcome)
     _delete_sources(recording)
-    return "complete"
+    return PostprocessOutcome.COMPLETE
 
 
 def _make_and_store(recording: Recording) -> tuple[str, composite.Probe]:
@@ -124,14 +134,14 @@ def _delete_sources(recording: Recording) -> None:
     Recording.objects.filter(pk=recording.pk).update(sources_deleted_at=timezone.now())
 
 
-def _delete_sources_if_done(recording_id) -> str:
+def _delete_sources_if_done(recording_id) -> PostprocessOutcome:
     recording = Recording.objects.filter(pk=recording_id).first()
     if recording is None or not recording.source_dir or recording.sources_deleted_at is not None:
-        return "not_pending"
+        return PostprocessOutcome.NOT_PENDING
     if recording.status == RecordingStatus.COMPLETE or recording.deleted_at is not None:
         _delete_sources(recording)
-        return "sources_deleted"
-    return "not_pending"
+        return PostprocessOutcome.SOURCES_DELETED
+    return PostprocessOutcome.NOT_PENDING
 
 
 def recording_sources_delete(*, recording: Recording) -> None:

@@ -21,6 +21,7 @@ from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.services import audit_record
 from outbound import emit
 from providers.base import (
+    EventIgnored,
     NeutralEvent,
     ProviderError,
     ProviderNotFound,
@@ -34,6 +35,9 @@ from recordings.models import (
     FINAL_RECORDING_STATUSES,
     Recording,
     RecordingStatus,
+    RecordingTrigger,
+    StopReason,
+    recording_status_for_provider_state,
 )
 from recordings.selectors import consent_missing
 from rooms.models import CallSession, RecordingPolicy, Room
@@ -59,7 +63,9 @@ def recording_transition(recording: Recording, to: str) -> bool:
     return True
 
 
-def recording_start(*, room: Room, trigger: str = "api", audit: AuditContext = SYSTEM) -> Recording:
+def recording_start(
+    *, room: Room, trigger: RecordingTrigger = RecordingTrigger.API, audit: AuditContext = SYSTEM
+) -> Recording:
     """Start recording the room if everyone present has consented (409 consent_missing naming who
     has not, and no provider call otherwise). At most one active recording per room."""
     if room.recording_policy == RecordingPolicy.OFF:
@@ -71,7 +77,7 @@ def recording_start(*, room: Room, trigger: str = "api", audit: AuditContext = S
     return recording
 
 
-def _recording_create(*, room: Room, trigger: str, audit: AuditContext) -> Recording:
+def _recording_create(*, room: Room, trigger: RecordingTrigger, audit: AuditContext) -> Recording:
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
         missing, people, latest = consent_missing(room=room)
@@ -81,7 +87,7 @@ def _recording_create(*, room: Room, trigger: str, audit: AuditContext) -> Recor
             raise Conflict(
                 "Not everyone present has consented to recording.", code="consent_missing", details={"missing": missing}
             )
-        actor = ("system", "auto") if trigger == "auto" else None
+        actor = ("system", "auto") if trigger == RecordingTrigger.AUTO else None
         target = storage.current()
         try:
             with transaction.atomic():
@@ -90,7 +96,7 @@ def _recording_create(*, room: Room, trigger: str, audit: AuditContext) -> Recor
                     call_session=people[0].call_session,
                     provider=room.provider,
                     trigger=trigger,
-                    started_by="system:auto" if trigger == "auto" else _actor_label(audit),
+                    started_by="system:auto" if trigger == RecordingTrigger.AUTO else _actor_label(audit),
                     storage=target.kind,
                     consent_snapshot=_snapshot(people, latest),
                 )
@@ -156,7 +162,7 @@ def _provider_start(recording: Recording) -> None:
         _provider_stop(recording)
 
 
-def recording_stop(*, recording: Recording, reason: str, audit: AuditContext = SYSTEM) -> Recording:
+def recording_stop(*, recording: Recording, reason: StopReason, audit: AuditContext = SYSTEM) -> Recording:
     """Stop on request (API). A recording that is no longer active is a 409."""
     with transaction.atomic():
         locked = Recording.objects.select_for_update().get(pk=recording.pk)
@@ -178,7 +184,7 @@ def recording_stop(*, recording: Recording, reason: str, audit: AuditContext = S
     return locked
 
 
-def _mark_stop(recording: Recording, reason: str) -> None:
+def _mark_stop(recording: Recording, reason: StopReason) -> None:
     if recording.stop_requested_at is None:
         recording.stop_requested_at, recording.stop_reason = timezone.now(), reason
         recording.save(update_fields=["stop_requested_at", "stop_reason", "updated_at"])
@@ -187,7 +193,7 @@ def _mark_stop(recording: Recording, reason: str) -> None:
 _CONSENT_GATE = AuditContext.system("consent_gate")  # stops a recording when consent is withdrawn
 
 
-def recording_stop_for_room(*, room: Room, reason: str) -> Recording | None:
+def recording_stop_for_room(*, room: Room, reason: StopReason) -> Recording | None:
     """Inside the caller's transaction: mark the room's active recording stopped for `reason` and
     send the stop to the provider once the transaction commits."""
     active = Recording.objects.select_for_update().filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).first()
@@ -266,7 +272,7 @@ def recording_auto_start(*, room_id) -> str:
     if room is None or room.recording_policy != RecordingPolicy.AUTO:
         return "not_applicable"
     try:
-        recording_start(room=room, trigger="auto")
+        recording_start(room=room, trigger=RecordingTrigger.AUTO)
     except ConveneError as exc:
         return exc.code
     return "started"
@@ -284,19 +290,19 @@ def recording_gate_on_join(*, room: Room, event: NeutralEvent) -> None:
         return
     missing, _, _ = consent_missing(room=room)
     if missing:
-        recording_stop_for_room(room=room, reason="unconsented_participant")
+        recording_stop_for_room(room=room, reason=StopReason.UNCONSENTED_PARTICIPANT)
     else:
         recording_auto_start_if_ready(room=room)
 
 
-def recording_apply_event(*, room: Room, event: NeutralEvent) -> str | None:
+def recording_apply_event(*, room: Room, event: NeutralEvent) -> EventIgnored | None:
     """Event flow (recording.started/updated/ended), in any order relative to room events."""
     info = event.recording
     if info is None:
-        return "no recording in event"
+        return EventIgnored("no recording in event")
     recording = _match(room, info)
     if recording is None:
-        return "recording not started by Convene"
+        return EventIgnored("recording not started by Convene")
     if _apply_state(recording, info):
         recording.save()
     return None
@@ -333,7 +339,7 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
     changed = False
     if info.source_dir and not recording.source_dir:
         recording.source_dir, recording.source_prefix, changed = info.source_dir, info.source_prefix, True
-    state = info.state
+    state = recording_status_for_provider_state(info.state)
     if recording.is_per_track and state == RecordingStatus.COMPLETE:
         state = RecordingStatus.ENDING
     if recording_transition(recording, state):

@@ -17,13 +17,13 @@ from core.models import AuditOutcome
 from core.services import audit_record_or_refuse
 from outbound import emit
 from recordings import storage
-from recordings.models import FINAL_RECORDING_STATUSES, Recording
+from recordings.models import FINAL_RECORDING_STATUSES, DeletionReason, Recording
 from recordings.services.postprocess import recording_sources_delete
 
 logger = logging.getLogger(__name__)
 
 
-def recording_delete(*, recording: Recording, reason: str, audit: AuditContext = SYSTEM) -> Recording:
+def recording_delete(*, recording: Recording, reason: DeletionReason, audit: AuditContext = SYSTEM) -> Recording:
     row = {"object_type": "recording", "object_id": recording.pk, "audit": audit}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
@@ -98,7 +98,7 @@ def recordings_delete_expired(*, now: datetime | None = None) -> dict[str, int]:
     deleted = failed = 0
     for recording in due.iterator():
         try:
-            recording_delete(recording=recording, reason="retention", audit=_RETENTION)
+            recording_delete(recording=recording, reason=DeletionReason.RETENTION, audit=_RETENTION)
             deleted += 1
         except Exception as exc:  # one bad object must not stop the others; it is retried next run
             logger.warning("retention delete failed recording=%s error=%s", recording.pk, type(exc).__name__)

@@ -29,7 +29,7 @@ from core.models import Application, AuditOutcome
 from core.selectors import applications_of, is_reviewer, reviewed_applications
 from core.services import audit_record_each_or_refuse, audit_record_or_refuse
 from recordings import storage
-from recordings.models import Recording
+from recordings.models import Recording, RecordingStatus
 from recordings.selectors import recording_get, recording_list
 from recordings.services.retention import recording_delete, recording_legal_hold_set
 
@@ -126,7 +126,7 @@ def recording_review_playback(*, caller, audit: AuditContext, recording_id) -> t
 
 def _playback(recording: Recording, *, caller, audit: AuditContext) -> tuple[str, datetime]:
     application = recording.room.application
-    if recording.deleted_at is not None or not recording.location or recording.status != "complete":
+    if recording.deleted_at is not None or not recording.location or recording.status != RecordingStatus.COMPLETE:
         _audit(
             audit=audit,
             action="recording.playback",
@@ -146,7 +146,7 @@ def recording_review_page(*, caller, audit: AuditContext, recording_id) -> tuple
     playback); each audited first. Reviewers only."""
     recording = _scoped(caller=caller, audit=audit, action="recording.view", recording_id=recording_id, media=True)
     _audit_view(recording, audit=audit)
-    if recording.status != "complete" or recording.deleted_at is not None or not recording.location:
+    if recording.status != RecordingStatus.COMPLETE or recording.deleted_at is not None or not recording.location:
         return recording, None
     url, _ = _playback(recording, caller=caller, audit=audit)
     return recording, url

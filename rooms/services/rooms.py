@@ -23,7 +23,7 @@ from core.services import audit_record
 from outbound import emit
 from providers.base import ProviderError
 from providers.registry import configured_providers
-from rooms.models import RecordingPolicy, Room, RoomStatus
+from rooms.models import CloseReason, RecordingPolicy, Room, RoomStatus
 from rooms.signals import room_recordable
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def room_update(*, room: Room, audit: AuditContext = SYSTEM, **changes: Any) -> 
 _SCHEDULER = AuditContext.system("scheduler")  # closes rooms whose window has ended
 
 
-def room_close(*, room: Room, reason: str, audit: AuditContext = _SCHEDULER) -> Room:
+def room_close(*, room: Room, reason: CloseReason, audit: AuditContext = _SCHEDULER) -> Room:
     """Refuse further joins at once, then close the media room at the provider.
 
     If the provider cannot be reached the room stays closed here (no token is minted for it)
@@ -243,7 +243,7 @@ def rooms_sweep_windows(*, now: datetime | None = None, retry_for: timedelta = t
             emit.room_opened(room)
     closed = 0
     for room in Room.objects.filter(closes_at__lt=now - grace).exclude(status=RoomStatus.CLOSED).iterator():
-        room_close(room=room, reason="window_ended")
+        room_close(room=room, reason=CloseReason.WINDOW_ENDED)
         closed += 1
     retried = 0
     pending = Room.objects.filter(

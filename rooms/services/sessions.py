@@ -23,8 +23,16 @@ from django.db import models
 
 from core.rows import table
 from outbound import emit
-from providers.base import EventParticipant, LiveParticipant, NeutralEvent
-from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
+from providers.base import EventParticipant, LiveParticipant, NeutralEvent, ParticipantKind
+from rooms.models import (
+    CallSession,
+    LeftSource,
+    ParticipantSession,
+    Room,
+    RoomStatus,
+    SessionEndSource,
+    TrackPublication,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +107,14 @@ def room_refresh_live_status(*, room: Room, session: CallSession | None = None) 
 
 
 def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: datetime) -> CallSession:
-    return _session_with_flag(room=room, session_id=session_id, started_hint=started_hint, seen_at=seen_at)[0]
+    return _session_lock_or_create(room=room, session_id=session_id, started_hint=started_hint, seen_at=seen_at)[0]
 
 
-def _session_with_flag(
+def _session_lock_or_create(
     *, room: Room, session_id: str, started_hint: datetime, seen_at: datetime
 ) -> tuple[CallSession, bool]:
+    """The room's call session for a provider session id, locked, and whether this call created
+    it; an existing one takes in the new evidence (earliest start, latest sighting)."""
     session, created = _lock_or_create(
         CallSession,
         {"room": room, "provider_session_id": session_id},
@@ -116,12 +126,16 @@ def _session_with_flag(
     if started_hint < session.started_at:
         session.started_at = started_hint
         changed.append("started_at")
-    if session.end_source == "event":
+    if session.end_source == SessionEndSource.EVENT:
         seen_at = min(seen_at, session.ended_at)  # nothing is seen after a reported end
     if seen_at > session.last_seen_at:
         session.last_seen_at = seen_at
         changed.append("last_seen_at")
-    if session.end_source == "reconciler" and session.ended_at is not None and seen_at > session.ended_at:
+    if (
+        session.end_source == SessionEndSource.RECONCILER
+        and session.ended_at is not None
+        and seen_at > session.ended_at
+    ):
         # An inferred end never stays before evidence that arrived later (a delayed event); the
         # participants it closed move with it.
         ParticipantSession.objects.filter(
@@ -183,7 +197,7 @@ def _fill_participant(
         participant.identity = info.identity
     if not participant.display_name and info.display_name:
         participant.display_name = info.display_name
-    if info.kind and (fresh or participant.kind == "standard"):
+    if info.kind and (fresh or participant.kind == ParticipantKind.STANDARD):
         participant.kind = info.kind
     if participant.joined_at is None and info.joined_at is not None:
         participant.joined_at = info.joined_at
@@ -212,19 +226,19 @@ def session_room_finished(*, room: Room, event: NeutralEvent) -> None:
     session = _event_session(room, event)
     if session is None:
         return
-    _end_session(session, ended_at=event.occurred_at, source="event")
+    _end_session(session, ended_at=event.occurred_at, source=SessionEndSource.EVENT)
     room_refresh_live_status(room=room)
 
 
-def _end_session(session: CallSession, *, ended_at: datetime, source: str) -> None:
+def _end_session(session: CallSession, *, ended_at: datetime, source: SessionEndSource) -> None:
     """End a session and everyone still in it. A reported end overrides every inferred
     participant end (but never an explicit participant.left); an inferred one only fills gaps."""
-    if session.end_source == "event" and source != "event":
+    if session.end_source == SessionEndSource.EVENT and source != SessionEndSource.EVENT:
         return
     session.ended_at, session.end_source = ended_at, source
     session.save(update_fields=["ended_at", "end_source", "updated_at"])
     still_in = ParticipantSession.objects.filter(call_session=session)
-    if source == "event":
+    if source == SessionEndSource.EVENT:
         still_in = still_in.exclude(left_source=LeftSource.EVENT)
     else:
         still_in = still_in.filter(left_at__isnull=True)
@@ -237,7 +251,7 @@ def participant_joined(*, room: Room, event: NeutralEvent, link_for: LinkLookup)
     participant_removal_renew_on_join)."""
     session = _event_session(room, event)
     if session is None or event.participant is None:
-        return None
+        return
 
     def joined(participant: ParticipantSession) -> None:
         if participant.joined_at is None:
@@ -254,9 +268,9 @@ def participant_joined(*, room: Room, event: NeutralEvent, link_for: LinkLookup)
 
 
 def _reclose_if_closed(room: Room, participant: ParticipantSession) -> None:
-    """S5: someone who connects to a closed room anyway, with a token minted before the room
-    closed, is removed again after this transaction commits: the room is closed at the provider
-    again (the provider may have recreated it for them)."""
+    """Someone who connects to a closed room anyway, with a token minted before the room closed,
+    is removed again after this transaction commits: the room is closed at the provider again
+    (the provider may have recreated it for them)."""
     if participant.left_at is not None:
         return
     if room.status == RoomStatus.CLOSED:
@@ -336,19 +350,19 @@ def session_reconcile(
     counts = {"sessions_opened": 0, "sessions_closed": 0, "participants_opened": 0, "participants_closed": 0}
     live = None
     if live_session_id:
-        live, created = _session_with_flag(
+        live, created = _session_lock_or_create(
             room=room, session_id=live_session_id, started_hint=started_at or now, seen_at=now
         )
         counts["sessions_opened"] += created
-        if live.end_source == "event":
+        if live.end_source == SessionEndSource.EVENT:
             live = None  # a reported end is final: the listing is older than the room_finished
-        elif live.ended_at is not None and live.end_source == "reconciler":
+        elif live.ended_at is not None and live.end_source == SessionEndSource.RECONCILER:
             live.ended_at, live.end_source = None, ""
             live.save(update_fields=["ended_at", "end_source", "updated_at"])
             counts["sessions_opened"] += 1
     stale = CallSession.objects.select_for_update().filter(room=room, ended_at__isnull=True)
     for session in stale.exclude(pk=live.pk if live else None):
-        _end_session(session, ended_at=session.last_seen_at, source="reconciler")
+        _end_session(session, ended_at=session.last_seen_at, source=SessionEndSource.RECONCILER)
         counts["sessions_closed"] += 1
     if live is not None:
         counts.update(_reconcile_participants(live, participants, now, link_for=link_for))

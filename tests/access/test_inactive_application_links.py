@@ -1,4 +1,4 @@
-"""S9: a deactivated application's join links stop working, like its API keys."""
+"""A deactivated application's join links stop working, like its API keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Redeeming a join link: the rules of POST /api/v1/join/{secret} (S4)."""
+"""Redeeming a join link: the rules of POST /api/v1/join/{secret}: who gets credentials, when,
+and with which rights."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What is inside a join token, checked by LiveKit's own verifiers (Python SDK and Node SDK).
 
-S4: HS256 only, exp and nbf present, identity and room bound, exactly the role's rights (no
+Least privilege: HS256 only, exp and nbf present, identity and room bound, exactly the role's rights (no
 roomAdmin / roomRecord / roomCreate for anyone), short-lived.
 """
 

@@ -1,6 +1,6 @@
-"""Removing a participant (POST /rooms/{id}/participants/{identity}/remove) and S5: a barred
-identity gets no token and is removed again when it connects; removals the media server did not
-confirm are retried until they succeed or the room closes."""
+"""Removing a participant (POST /rooms/{id}/participants/{identity}/remove) and keeping them out:
+a barred identity gets no token and is removed again when it connects; removals the media server
+did not confirm are retried until they succeed or the room closes."""
 
 from __future__ import annotations
 

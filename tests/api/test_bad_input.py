@@ -1,4 +1,4 @@
-"""S3 and input validation: every bad request is a 4xx with a JSON error code, never a 500, and
+"""Input validation and mass assignment: every bad request is a 4xx with a JSON error code, never a 500, and
 leaves the database exactly as it was.
 
 Codes, as core/errors.py produces them: a body that is not JSON is `malformed_request`; a field
@@ -130,7 +130,7 @@ def test_a_body_that_is_not_json_is_an_unsupported_media_type(endpoint, content_
     assert database_state() == before
 
 
-# -- mass assignment (S3) --------------------------------------------------------------------
+# -- mass assignment: read-only and unknown fields change nothing -----------------------------
 
 FORBIDDEN_FIELDS = {
     "status": "closed",

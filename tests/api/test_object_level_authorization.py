@@ -1,4 +1,4 @@
-"""S1, object-level authorization: application B's key never reaches application A's objects.
+"""Object-level authorization: application B's key never reaches application A's objects.
 
 Every endpoint that takes an object id answers B with the same 404 as for an id that does not
 exist (never 403, which would confirm the object exists), and nothing changes: no row, no audit

@@ -1,4 +1,4 @@
-"""S10: the client address (core.services.request_ip) behind NUM_PROXIES proxies, for audit rows
+"""The client address (core.services.request_ip) behind NUM_PROXIES proxies, for audit rows
 and join limits. X-Forwarded-For is believed only from a trusted proxy (FORWARDED_ALLOW_IPS), only
 the entries the proxies appended count, and an entry that is not an address is never a 500."""
 

@@ -1,4 +1,4 @@
-"""Production settings refuse weak secrets (S7); secrets from files; ops endpoints; the CLI."""
+"""Production settings refuse missing or weak secrets; secrets from files; ops endpoints; the CLI."""
 
 from __future__ import annotations
 

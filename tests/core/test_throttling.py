@@ -1,4 +1,4 @@
-"""S6: join limits (core/throttling.py). Token buckets shared through Redis: successful joins per
+"""Join limits (core/throttling.py). Token buckets shared through Redis: successful joins per
 client address, and separately failed attempts (unknown or refused links) per client address and
 per link; no window boundary that lets twice the limit through."""
 
@@ -98,7 +98,7 @@ def test_a_bucket_refills_evenly_over_the_period(limits):
 
 
 def test_the_limit_is_shared_by_every_process_through_redis(limits):
-    """S6: the buckets live in Redis, so a second web process (a new connection) sees them."""
+    """The buckets live in Redis, so a second web process (a new connection) sees them."""
     assert limits.REDIS_URL, "make test runs the suite with Redis"
     limits.CONVENE_JOIN_RATE_LIMIT = "2/min"
     assert [admit(), admit()] == [True, True]

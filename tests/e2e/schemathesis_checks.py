@@ -45,7 +45,8 @@ def _replay_as_other_application(response, *, path_values: set[str], on_missing_
 
 @schemathesis.check
 def another_application_gets_not_found(ctx, response, case):
-    """S1: a request that names an object answers another application exactly as for a missing object.
+    """Object-level authorization: a request that names an object answers another application exactly
+    as for a missing object.
 
     Requests sent with application A's key that name one of application B's objects must get 404;
     a request on any other object that A did not get a 404 for is replayed with B's key, which must

@@ -106,7 +106,7 @@ class MakeRun:
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("make-run")
-    outside_var = [REPO_ROOT / ".env", REPO_ROOT / "control"]  # what make run used to write
+    outside_var = [REPO_ROOT / ".env", REPO_ROOT / "control"]  # make run writes only under var/, never these
     absent_before = [path for path in outside_var if not path.exists()]
     run = MakeRun(tmp / "var", tmp / "make-run.log").start()
     run.absent_before = absent_before

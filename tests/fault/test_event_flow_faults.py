@@ -1,6 +1,7 @@
 """Fault tests of the webhook event flow against a real stack on loopback (see conftest.py).
 
-Cases of the reliability notes: W4, W6, W7, W9 (webhooks in) and C1, C4, C6 (tasks). Each
+Webhooks in: duplicates, Redis down, PostgreSQL down, a burst with the worker stopped; tasks: a
+worker killed mid-task, a broker that never answers, two workers on the same rows. Each
 event here is a participant_joined with its own participant sid, so "applied once" is checked
 three ways: the row is done with attempts == 1, one ParticipantSession per sid, and one committed
 transaction wrote it (the fault_effects trigger).
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tests.fakes.livekit_webhooks import new_guid
 from tests.fault.conftest import Stack, child_pids, wait_until
 
-FAST_ANSWER_SECONDS = 2.0  # W6/W9: "answered quickly"
+FAST_ANSWER_SECONDS = 2.0  # "answered quickly", with Redis down or the worker stopped
 # What the beat schedule runs (webhooks.sweep_inbound_events), with rows of any age counted as late.
 SWEEP_NOW = "from webhooks.services import inbound_events_sweep; print(inbound_events_sweep())"
 BLOCKED_ON_ROOM = (
@@ -62,7 +63,7 @@ def _blocked_backends(stack: Stack) -> list[int]:
         return [row[0] for row in conn.execute(BLOCKED_ON_ROOM).fetchall()]
 
 
-def test_w4_same_event_delivered_five_times_concurrently_is_stored_and_applied_once(stack):
+def test_same_event_delivered_five_times_concurrently_is_stored_and_applied_once(stack):
     sid = new_guid("PA_")
     event_id, body = stack.joined(sid, room_sid=new_guid("RM_"))
     authorization = stack.signed(body)
@@ -75,7 +76,7 @@ def test_w4_same_event_delivered_five_times_concurrently_is_stored_and_applied_o
     stack.assert_processed_once([event_id], [sid])
 
 
-def test_w7_postgres_down_answers_503_and_the_same_delivery_is_stored_when_it_is_back(stack):
+def test_postgres_down_answers_503_and_the_same_delivery_is_stored_when_it_is_back(stack):
     sid = new_guid("PA_")
     event_id, body = stack.joined(sid, room_sid=new_guid("RM_"))
     authorization = stack.signed(body)  # LiveKit's retries resend the same body and header
@@ -96,7 +97,7 @@ def test_w7_postgres_down_answers_503_and_the_same_delivery_is_stored_when_it_is
     stack.assert_processed_once([event_id], [sid])
 
 
-def test_w9_burst_with_the_worker_stopped_is_answered_quickly_and_drains_when_it_starts(stack):
+def test_burst_with_the_worker_stopped_is_answered_quickly_and_drains_when_it_starts(stack):
     count = 200
     room_sid = new_guid("RM_")
     sids = [new_guid("PA_") for _ in range(count)]
@@ -131,7 +132,7 @@ def test_w9_burst_with_the_worker_stopped_is_answered_quickly_and_drains_when_it
     stack.assert_processed_once(event_ids, sids)
 
 
-def test_c6_two_workers_and_duplicate_messages_process_each_event_once(stack):
+def test_two_workers_and_duplicate_messages_process_each_event_once(stack):
     count = 60
     room_sid = new_guid("RM_")
     sids = [new_guid("PA_") for _ in range(count)]
@@ -162,7 +163,7 @@ def test_c6_two_workers_and_duplicate_messages_process_each_event_once(stack):
         assert "received" in worker.log(), f"{worker.name} received no task"
 
 
-def test_c1_worker_sigkilled_mid_task_redelivered_after_visibility_timeout_and_applied_once(stack):
+def test_worker_sigkilled_mid_task_redelivered_after_visibility_timeout_and_applied_once(stack):
     """The whole worker (main process and pool child) is SIGKILLed while the task is blocked inside
     its transaction. Nothing acks or rejects the message: a new worker restores it from Redis's
     unacked set once the visibility timeout (CELERY_VISIBILITY_TIMEOUT, 5 s for that worker) passes."""
@@ -197,7 +198,7 @@ def test_c1_worker_sigkilled_mid_task_redelivered_after_visibility_timeout_and_a
         stack.worker.stop()  # back to a worker with the production visibility timeout
 
 
-def test_c1_pool_child_sigkilled_mid_task_is_requeued_and_applied_once(stack):
+def test_pool_child_sigkilled_mid_task_is_requeued_and_applied_once(stack):
     """Only the pool child is SIGKILLed; the worker's main process sees it lost, and with late ack
     and reject-on-worker-lost requeues the message at once. No sweeper runs here: the requeued
     message alone must get the event applied (once)."""
@@ -225,7 +226,7 @@ def test_c1_pool_child_sigkilled_mid_task_is_requeued_and_applied_once(stack):
     stack.assert_processed_once([event_id], [sid])
 
 
-def test_c4_broker_that_never_answers_does_not_hang_the_webhook(stack, black_hole_broker):
+def test_broker_that_never_answers_does_not_hang_the_webhook(stack, black_hole_broker):
     hung = {"REDIS_URL": black_hole_broker.url, "CELERY_BROKER_URL": black_hole_broker.url}
     gunicorn = stack.start_gunicorn(env=hung)
     stack.extra.append(gunicorn)
@@ -244,7 +245,7 @@ def test_c4_broker_that_never_answers_does_not_hang_the_webhook(stack, black_hol
     stack.assert_processed_once(event_ids, sids)
 
 
-def test_w6_redis_down_webhooks_answered_fast_then_swept_and_processed_once(stack):
+def test_redis_down_webhooks_answered_fast_then_swept_and_processed_once(stack):
     count = 20
     room_sid = new_guid("RM_")
     sids = [new_guid("PA_") for _ in range(count)]

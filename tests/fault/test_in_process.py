@@ -1,6 +1,6 @@
-"""In-process fault cases: C3 (no message for a rolled-back store; a committed one rings for exactly
-its rows, which the worker can already see) and C5 (the Celery settings that make late ack and
-redelivery safe), plus the setting that bounds a publish when the broker is unreachable (C4/W6)."""
+"""In-process fault cases: no message for a rolled-back store, and a committed one rings for exactly
+its rows, which the worker can already see; the Celery settings that make late ack and redelivery
+safe; and the setting that bounds a publish when the broker is unreachable."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def sends():
         yield SimpleNamespace(recorded=recorded, mock=calls)
 
 
-def test_c3_store_in_a_transaction_that_rolls_back_sends_nothing(transactional_db, sends):
+def test_store_in_a_transaction_that_rolls_back_sends_nothing(transactional_db, sends):
     with pytest.raises(_Rollback), transaction.atomic():
         first, second = _store(), _store()
         assert len(first.stored) == 1 and len(second.stored) == 1
@@ -91,7 +91,7 @@ def test_c3_store_in_a_transaction_that_rolls_back_sends_nothing(transactional_d
     assert not InboundEvent.objects.filter(pk__in=first.stored + second.stored).exists()
 
 
-def test_c3_committed_store_sends_exactly_its_ids_after_commit(transactional_db, sends):
+def test_committed_store_sends_exactly_its_ids_after_commit(transactional_db, sends):
     with transaction.atomic():
         first = _store()
         duplicate_id = InboundEvent.objects.get(pk=first.stored[0]).provider_event_id
@@ -141,7 +141,7 @@ def _production_settings(monkeypatch) -> dict:
     return json.loads(result.stdout)
 
 
-def test_c5_celery_settings_invariants(monkeypatch, settings):
+def test_celery_settings_make_late_ack_and_redelivery_safe(monkeypatch, settings):
     conf = app.conf
     assert conf.task_acks_late is True
     assert conf.task_reject_on_worker_lost is True
@@ -168,9 +168,10 @@ def test_c5_celery_settings_invariants(monkeypatch, settings):
         )
 
 
-def test_c4_settings_bound_a_publish_when_the_broker_is_unreachable(monkeypatch):
+def test_settings_bound_a_publish_when_the_broker_is_unreachable(monkeypatch):
     """kombu retries the connection of a publish (Connection.default_channel) forever, ~6 s a round,
-    unless the transport options bound it: socket timeouts alone do not (see the W6/C4 stack tests)."""
+    unless the transport options bound it: socket timeouts alone do not (see the stack tests of a broker
+    that is down or never answers, tests/fault/test_event_flow_faults.py)."""
     options = _production_settings(monkeypatch)["CELERY_BROKER_TRANSPORT_OPTIONS"]
     assert options.get("socket_connect_timeout") and options.get("socket_timeout")
     retries, first_pause = options.get("max_retries"), options.get("interval_start", 2)

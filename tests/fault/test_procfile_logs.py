@@ -1,4 +1,5 @@
-"""S8: no secret in any log line of the Procfile's web and worker processes (production settings).
+"""No secret (key, token, link secret, presigned URL) in any log line of the Procfile's web and
+worker processes (production settings).
 
 The stack runs the Procfile's own `web` and `worker` command lines (conftest.Stack.start_procfile),
 is driven through a join, a consent, the browser join page, a recording download, a webhook and a

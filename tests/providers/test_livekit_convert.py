@@ -1,5 +1,5 @@
 """LiveKit's values at the boundary: times kept in a sane range, unknown enum values kept as
-unknown, identifiers refused and display text cut when they exceed LiveKit's limits (W10)."""
+unknown, identifiers refused and display text cut when they exceed LiveKit's limits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""W8: missed events are repaired by the reconciler, which asks the (fake) LiveKit server what is
+"""Missed events are repaired by the reconciler, which asks the (fake) LiveKit server what is
 live, over its real Twirp API; running it twice changes nothing; an outage changes nothing."""
 
 from __future__ import annotations

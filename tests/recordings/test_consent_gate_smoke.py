@@ -1,4 +1,4 @@
-"""R1 in one pass: refused until everyone present consented, then started at the provider."""
+"""The consent gate in one pass: refused until everyone present consented, then started at the provider."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The consent ledger: decisions recorded by the application, by a link holder on the join page,
-or attested verbally; append-only (R3); always against the current notice version; and what the
-join page is told to ask."""
+or attested verbally; append-only (never updated or deleted, also not in the database); always
+against the current notice version; and what the join page is told to ask."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def test_a_newer_notice_version_makes_an_earlier_grant_inactive(app_client, room
     assert state["consented"] is True and state["notice_version"] == 2
 
 
-# -- R3: append-only -----------------------------------------------------------------------------
+# -- append-only: a decision is never updated or deleted ---------------------------------------
 
 
 @pytest.fixture
@@ -283,7 +283,7 @@ def test_the_join_response_says_consented_once_the_link_holder_granted(anon_clie
     assert join(anon_client, link)["consented"] is False
 
 
-# -- S1 -------------------------------------------------------------------------------------------
+# -- one application never reaches another's rooms ----------------------------------------------
 
 
 def test_another_application_cannot_read_or_write_a_rooms_consents(app_client, other_client, room, notice):

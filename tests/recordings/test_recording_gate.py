@@ -1,4 +1,4 @@
-"""R1, the consent gate: a recording starts only when everyone present has consented, and no
+"""The consent gate: a recording starts only when everyone present has consented, and no
 request reaches the media server otherwise; a withdrawal, or a joiner without consent, stops it."""
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ def test_a_failed_egress_fails_the_recording_with_its_error(webhooks, room):
 
 def test_a_failed_egress_that_uploaded_part_of_a_file_still_gets_a_retention_date(webhooks, room):
     """The partial file is a recording of the call too: without a retention date, retention never
-    deletes it (R3)."""
+    deletes it."""
     recording = new_recording(room)
     end = T0 + 120 * NS
     send_egress(
@@ -462,7 +462,7 @@ def test_the_reconciler_fails_a_recording_the_media_server_no_longer_knows(fake_
 
 
 def test_a_recording_the_media_server_forgot_does_not_block_reconciling_sessions(fake_livekit, webhooks, room):
-    """Repairing calls (W8) must not stop at one recording LiveKit no longer knows."""
+    """Repairing calls after missed events must not stop at one recording LiveKit no longer knows."""
     new_recording(room, egress_id="EG_forgotten123", status=RecordingStatus.ACTIVE)
     other = RoomFactory(application=room.application)
     webhooks.send("room_started", room=room_info(other, sid="RM_other"))

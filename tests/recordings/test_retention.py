@@ -1,4 +1,4 @@
-"""R3, retention: expired recordings are deleted (the stored object, a tombstone row, an audit row
+"""Retention: expired recordings are deleted (the stored object, a tombstone row, an audit row
 by the system), never under legal hold, idempotently, also when the object is already gone; a
 reviewer's delete does the same on demand."""
 

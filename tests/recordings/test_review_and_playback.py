@@ -1,4 +1,4 @@
-"""R2 and S2: recordings are listed, viewed, played, downloaded and deleted only by those allowed,
+"""Reviewing recordings: they are listed, viewed, played, downloaded and deleted only by those allowed,
 each look audited first (denials too); no audit row, no action; playback URLs expire within five
 minutes and are never stored or logged. Local files are served with ranges; S3 objects through a
 presigned URL checked against a real S3-compatible server (moto, on 127.0.0.1)."""
@@ -75,7 +75,7 @@ def download_path(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-# -- who sees what (S1) -------------------------------------------------------------------------
+# -- who sees what: an application only its own -------------------------------------------------
 
 
 def test_an_application_lists_and_reads_only_its_own_recordings(app_client, recording, other_recording):
@@ -166,7 +166,7 @@ def test_an_application_reading_metadata_is_audited_as_the_application(app_clien
     assert (row.actor_type, row.actor_id, row.outcome) == ("application", str(app_client.application.pk), "allowed")
 
 
-# -- S2: only reviewers touch media, delete, or read the audit log; refusals are audited ----------
+# -- only reviewers touch media, delete, or read the audit log; refusals are audited --------------
 
 DENIED_CALLS = {
     "playback": ("post", "/api/v1/recordings/{id}/playback", "recording.playback"),
@@ -405,7 +405,7 @@ def test_a_local_playback_url_is_never_logged_nor_stored(reviewer_client, record
     assert rows_containing(token.rsplit(":", 1)[-1]) == []
 
 
-# -- S3 against moto's server ---------------------------------------------------------------------
+# -- S3 storage against moto's server -------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Valid LiveKit webhook streams for property tests (W5, W8).
+"""Valid LiveKit webhook streams for property tests (events out of order, events missed).
 
 A stream is a model of what happened in a few Convene rooms: one or two call sessions per room
 (provider room sids, one after the other), and per session a few connections (participant sids)

@@ -1,4 +1,4 @@
-"""W5, property-based: a valid LiveKit event stream for a few rooms, delivered through the real
+"""Events out of order, property-based: a valid LiveKit event stream for a few rooms, delivered through the real
 path (signed body -> POST /webhooks/livekit -> InboundEvent -> inbound_event_process) in any
 order and with re-posts, ends in the records that in-order delivery gives; with events dropped,
 the reconciler, asking the (fake) server what is live, repairs what the events missed.

@@ -1,5 +1,5 @@
 """Signed events with extreme or unknown values are processed to a final state, and never move a
-record to an absurd time (W10)."""
+record to an absurd time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""replay_events, the failure path with bounded retries (C2), and queries per processed event."""
+"""replay_events, the failure path with bounded retries, and queries per processed event."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""S5: someone whose link was revoked who connects anyway is removed again."""
+"""Someone whose link was revoked who connects anyway is removed again."""
 
 from __future__ import annotations
 

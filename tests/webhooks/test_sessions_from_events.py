@@ -1,4 +1,4 @@
-"""Call and participant sessions built from events, in order and out of order (W5)."""
+"""Call and participant sessions built from events, in order and out of order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""W10, property-based: correctly signed LiveKit bodies with arbitrary values (strings of any
+"""Extreme values, property-based: correctly signed LiveKit bodies with arbitrary values (strings of any
 length and any code point, NUL and lone surrogates included; int64 limits and beyond; negative
 times; enum values LiveKit may add; missing fields; wrong types) are answered 200 or 400, never
 5xx; a 200 is a stored row that processing takes to a final state on its first attempt, a 400

@@ -1,4 +1,4 @@
-"""POST /webhooks/livekit: verification, storage, duplicates, size, content type (W1-W4, W7)."""
+"""POST /webhooks/livekit: verification, storage, duplicates, size, content type, a database that is down."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""`manage.py` commands owned by core; each a thin caller of core.services."""

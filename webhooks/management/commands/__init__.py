@@ -1,0 +1,1 @@
+"""`manage.py` commands of the event flow; each a thin caller of webhooks.services."""
