@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from access.models import Invitation, hash_link_secret
 from core.errors import Forbidden, NotFound
 from core.models import Application
-from core.rows import ModelRows, prepared_cursor
+from core.orm_bypass import ModelRows, prepared_cursor
 from rooms.models import Room
 
 

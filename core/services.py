@@ -17,7 +17,7 @@ from rest_framework.settings import api_settings
 
 from core.errors import ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
-from core.rows import insert_row
+from core.orm_bypass import insert_row
 
 
 def application_create(*, name: str) -> tuple[Application, str]:
@@ -112,7 +112,7 @@ def audit_event(
 
 def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -> bool:
     """Write an audit row in the caller's transaction: one INSERT ... RETURNING through the cursor
-    (core.rows.insert_row), the row AuditEvent.objects.create() would write at a fraction of the
+    (core.orm_bypass.insert_row), the row AuditEvent.objects.create() would write at a fraction of the
     ORM's CPU (this runs on every join). AuditEvent has no save signals to miss.
 
     only_if (PostgreSQL): a data-modifying statement run in the same statement; the row is written

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 import providers
 from config.celery import publish_task
-from core.rows import ModelRows, prepared_cursor, table
+from core.orm_bypass import ModelRows, prepared_cursor, table
 from outbound.services.outbox import event_ids_derived_from
 from providers.base import BadPayload, NeutralEvent, ProviderError, ProviderRejected
 from recordings.services.recording import recordings_reconcile

@@ -34,7 +34,7 @@ from access.services.removals import (
 )
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import AuditEvent
-from core.rows import prepared_cursor
+from core.orm_bypass import prepared_cursor
 from core.services import audit_event, audit_record, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus

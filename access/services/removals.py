@@ -20,7 +20,7 @@ import providers
 from access.models import Invitation, ParticipantRemoval, RemovalReason
 from access.roles import role_grants
 from core.errors import Conflict, ConveneError, Forbidden
-from core.rows import table
+from core.orm_bypass import table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound
 from rooms.models import ParticipantSession, Room, RoomStatus
@@ -91,7 +91,7 @@ def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemova
     """A join event of an identity: if it is barred from the room (it connected with a token
     minted before its removal or revocation), make its removal pending again and have it carried
     out after this transaction commits. Returns the removal, or None when it is not barred."""
-    # Every join event asks this: one prepared statement (core.rows), not the ORM's query building.
+    # Every join event asks this: one prepared statement (core.orm_bypass), not the ORM's query building.
     # The active bar (lifted_at NULL) sorts first; when the first is lifted, there is none.
     removal = table(ParticipantRemoval).get(lock=True, room=room, identity=identity, order_by=_ACTIVE_BAR_FIRST)
     if removal is None or removal.lifted_at is not None:

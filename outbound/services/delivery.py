@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.models import Application
-from core.rows import ModelRows, prepared_cursor, table
+from core.orm_bypass import ModelRows, prepared_cursor, table
 from outbound import sender
 from outbound.catalogue import PING
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint

@@ -28,7 +28,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from config.celery import publish_task
-from core.rows import insert_row
+from core.orm_bypass import insert_row
 from outbound.catalogue import room_object
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import models
 
 from access.models import Invitation
-from core.rows import table
+from core.orm_bypass import table
 from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication

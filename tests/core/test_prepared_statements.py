@@ -1,4 +1,4 @@
-"""core.dbbackend's prepared cursors: the hot paths' statements (core.rows, the event claim, the
+"""core.dbbackend's prepared cursors: the hot paths' statements (core.orm_bypass, the event claim, the
 webhook INSERT and join-link redemption) are prepared once per PostgreSQL connection, read and write the same values as
 Django's client-side binding, survive a failed transaction, and are not prepared when
 DATABASE_PREPARED_STATEMENTS is off."""
@@ -12,7 +12,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from access.models import Invitation
 from core.models import AuditEvent
-from core.rows import prepared_cursor, table
+from core.orm_bypass import prepared_cursor, table
 from rooms.models import CallSession, ParticipantSession, Room
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import WebhookPoster, event_body, participant_info, room_info

@@ -1,4 +1,4 @@
-"""core.rows: the precompiled statements of the event flow read and write exactly what the ORM
+"""core.orm_bypass: the precompiled statements of the event flow read and write exactly what the ORM
 would, on PostgreSQL here and on SQLite (the embedded default) in a subprocess."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from access.models import Invitation
-from core.rows import table
+from core.orm_bypass import table
 from rooms.models import CallSession, Room
 from tests.factories import RoomFactory
 
