@@ -1,27 +1,101 @@
-"""Hand-written SQL for the hot paths where building a query through the ORM costs more CPU than
-running it: join-link redemption and audit rows (ModelRows, insert_row) and the event flow's
-handful of statements per webhook (Table).
+"""Statements that bypass the ORM's save(), signals and query building, for the hot paths (event
+flow, join redemption, audit rows, the webhooks-out outbox). Read this before adding one.
 
-The ORM spends most of a simple query's time building and compiling it (about 0.5-1 ms per
-statement on a small machine, three to four times the PostgreSQL round trip). Here table and
-column names come from the models' metadata, values are bound parameters prepared by the model
-fields (`get_db_prep_value` / `get_db_prep_save`), and rows come back as model instances the way
-the ORM makes them: the backend's and the fields' converters, then `Model.from_db`. The statements
-are plain SQL that PostgreSQL and SQLite both run. Anything else stays with the ORM.
-
-On PostgreSQL the statements run on a prepared cursor (`prepared_cursor()`, core.dbbackend):
-parsed and planned once per connection, then only executed.
+The contract: a caller gives up `Model.save()` overrides, `pre_save`/`post_save` signals and
+`full_clean`: none of them runs for a row written here, so a model written here says so in its
+docstring and must not grow such behaviour without moving its writes back to the ORM. What
+does run: each field's `pre_save` (auto_now, auto_now_add) and `get_db_prep_save`, as save() does.
+Table and column names come from the models' metadata, never from string literals; every
+hand-written statement is declared in REGISTRY (`hand_written`, with the fields it names) and
+tests/core/test_orm_bypass.py checks each against the models (a renamed or removed field, a NOT
+NULL field without a default that an INSERT leaves out). Rows come back as model instances the
+way the ORM makes them: the backend's and the fields' converters, then `Model.from_db`.
+Statements are plain SQL that PostgreSQL and SQLite both run; on PostgreSQL they run on a
+prepared cursor (`prepared_cursor()`, core.dbbackend). Measurements: bench/README.md.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connection, connections, models, transaction
+from django.db.models import NOT_PROVIDED
 
 M = TypeVar("M", bound=models.Model)
+
+
+# --- the registry of hand-written statements ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Uses:
+    """The fields of one model a statement names (by field name; columns come from `_meta`).
+    `inserts`: the statement INSERTs rows of the model giving only these fields; every other
+    NOT NULL column then needs a default (`default` or `db_default`)."""
+
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    inserts: bool = False
+
+
+@dataclass(frozen=True)
+class HandWritten:
+    name: str
+    uses: tuple[Uses, ...]
+
+
+REGISTRY: dict[str, HandWritten] = {}
+
+
+def hand_written(name: str, *uses: Uses) -> HandWritten:
+    """Declare a hand-written statement once, with the model fields it names."""
+    if name in REGISTRY and REGISTRY[name].uses != uses:
+        raise ValueError(f"two hand-written statements are named {name!r}")
+    REGISTRY[name] = HandWritten(name=name, uses=uses)
+    return REGISTRY[name]
+
+
+def _needs_a_value(field: models.Field) -> bool:
+    """A NOT NULL column that an INSERT leaving it out could not fill."""
+    return not (field.null or field.db_returning or field.has_default() or field.db_default is not NOT_PROVIDED)
+
+
+def drift(statement: HandWritten, models_now: Mapping[type, type] | None = None) -> list[str]:
+    """What no longer matches between a statement and its models (empty: nothing). `models_now`
+    stands other model classes in for the declared ones (the guard's own test)."""
+    problems = []
+    for use in statement.uses:
+        model = (models_now or {}).get(use.model, use.model)
+        by_name = _fields_by_name(model)
+        for name in use.fields:
+            if name not in by_name:
+                problems.append(f"{statement.name}: {model.__name__} has no concrete field {name!r}")
+        if use.inserts:
+            for field in model._meta.concrete_fields:
+                if field.name not in use.fields and _needs_a_value(field):
+                    problems.append(
+                        f"{statement.name}: the INSERT leaves out {model.__name__}.{field.name}, "
+                        "NOT NULL without a default or db_default"
+                    )
+    return problems
+
+
+def _fields_by_name(model: type[models.Model]) -> dict[str, models.Field]:
+    fields = model._meta.concrete_fields
+    return {f.name: f for f in fields} | {f.attname: f for f in fields} | {"pk": model._meta.pk}
+
+
+def columns_of(model: type[models.Model], names: Iterable[str], connection) -> dict[str, str]:
+    """{field name: quoted column} for a statement's text (`"... {uses} < {max_uses}".format(**)`)."""
+    by_name, quote = _fields_by_name(model), connection.ops.quote_name
+    return {name: quote(by_name[name].column) for name in names}
+
+
+# --- rows, cursors and statements built from the models ---------------------------------------
 
 
 class ModelRows:
@@ -80,9 +154,9 @@ def prepared_cursor(using=None):
 
 def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] | None = None) -> bool:
     """INSERT an unsaved instance of a model with an auto primary key, as instance.save() would:
-    every other concrete field, its value prepared by the field (get_db_prep_save); the new key is
-    read back with RETURNING and the instance marked saved. No pre_save (auto_now, defaults are set
-    when the instance is made) and no save signals: callers decide that they need none.
+    every other concrete field, through the field's pre_save (auto_now_add, as Table.insert) and
+    get_db_prep_save; the new key is read back with RETURNING and the instance marked saved. No
+    save() override and no save signals run (the module's contract).
 
     only_if=(sql, params), PostgreSQL only: a data-modifying statement with RETURNING, run in the
     same statement (WITH guard AS (...) INSERT ... SELECT ... FROM guard), so both happen or
@@ -93,7 +167,7 @@ def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] 
     quote = connection.ops.quote_name
     into = "{} ({})".format(quote(meta.db_table), ", ".join(quote(field.column) for field in fields))
     values = ", ".join(["%s"] * len(fields))
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     if only_if is None:
         sql = f"INSERT INTO {into} VALUES ({values}) RETURNING {quote(meta.pk.column)}"  # noqa: S608 (values bound)
     else:
@@ -117,10 +191,64 @@ def insert_row(connection, instance: models.Model, *, only_if: tuple[str, list] 
     return True
 
 
+@dataclass(frozen=True)
+class Order:
+    """One ORDER BY term, by field name (the column comes from the model)."""
+
+    field: str
+    descending: bool = False
+    nulls_first: bool | None = None  # None: the database's default
+
+    def sql(self, column: str) -> str:
+        nulls = "" if self.nulls_first is None else (" NULLS FIRST" if self.nulls_first else " NULLS LAST")
+        return f"{column} {'DESC' if self.descending else 'ASC'}{nulls}"
+
+
+def asc(field: str, *, nulls_first: bool | None = None) -> Order:
+    return Order(field, descending=False, nulls_first=nulls_first)
+
+
+def desc(field: str, *, nulls_first: bool | None = None) -> Order:
+    return Order(field, descending=True, nulls_first=nulls_first)
+
+
+def unique_field_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
+    """The model's unconditional unique constraints other than its primary key, as field names
+    (UniqueConstraint with fields and no condition, unique_together, unique=True): the ones an
+    ON CONFLICT target can name."""
+    meta = model._meta
+    sets = [
+        tuple(constraint.fields)
+        for constraint in meta.constraints
+        if isinstance(constraint, models.UniqueConstraint)
+        and constraint.fields
+        and constraint.condition is None
+        and not constraint.expressions
+    ]
+    sets += [tuple(together) for together in meta.unique_together]
+    sets += [(f.name,) for f in meta.concrete_fields if f.unique and not f.primary_key]
+    return sets
+
+
+def conflict_target(model: type[models.Model], fields: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The unique constraint an INSERT yields to: the one named by `fields` (in any order), else
+    the model's only one. Any other unique violation is then an IntegrityError, not a silent skip."""
+    sets = unique_field_sets(model)
+    if fields is not None:
+        wanted = set(fields)
+        found = [s for s in sets if set(s) == wanted]
+        if not found:
+            raise ValueError(f"{model.__name__} has no unconditional unique constraint on {sorted(wanted)}")
+        return found[0]
+    if len(sets) != 1:
+        raise ValueError(f"{model.__name__} has {len(sets)} unique constraints: name the conflict target")
+    return sets[0]
+
+
 class Table(Generic[M]):
     """Single-table statements for one model, built once per shape: a row by equality lookups
-    (optionally ordered, locked, SKIP LOCKED), an INSERT that yields to a unique constraint, and
-    an UPDATE of named fields."""
+    (optionally ordered by `Order` terms, locked, SKIP LOCKED), an INSERT that yields to one named
+    unique constraint, and an UPDATE of named fields."""
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
@@ -135,13 +263,15 @@ class Table(Generic[M]):
     # --- statements, built once per shape and vendor -------------------------------------
 
     @cache  # noqa: B019 (one Table per model for the process's lifetime)
-    def _select_sql(self, vendor: str, names: tuple[str, ...], order_by: str, lock: bool, skip_locked: bool) -> str:
+    def _select_sql(
+        self, vendor: str, names: tuple[str, ...], order_by: tuple[Order, ...], lock: bool, skip_locked: bool
+    ) -> str:
         q = connection.ops.quote_name
         where = " AND ".join(f"{q(self.by_name[n].column)} = %s" for n in names)
         columns = self.rows.columns(connections[DEFAULT_DB_ALIAS])
         sql = f"SELECT {columns} FROM {q(self.table)} WHERE {where}"  # noqa: S608 (names from the model)
         if order_by:
-            sql += f" ORDER BY {order_by}"
+            sql += " ORDER BY " + ", ".join(term.sql(q(self.by_name[term.field].column)) for term in order_by)
         sql += " LIMIT 1"
         if lock and connection.features.has_select_for_update:
             sql += " FOR UPDATE"
@@ -150,13 +280,14 @@ class Table(Generic[M]):
         return sql
 
     @cache  # noqa: B019
-    def _insert_sql(self, vendor: str) -> str:
+    def _insert_sql(self, vendor: str, on_conflict: tuple[str, ...] | None) -> str:
         q = connection.ops.quote_name
         columns = ", ".join(q(f.column) for f in self.fields)
         values = ", ".join(["%s"] * len(self.fields))
+        target = ", ".join(q(self.by_name[n].column) for n in conflict_target(self.model, on_conflict))
         return (
             f"INSERT INTO {q(self.table)} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"ON CONFLICT DO NOTHING RETURNING {q(self.pk.column)}"
+            f"ON CONFLICT ({target}) DO NOTHING RETURNING {q(self.pk.column)}"
         )
 
     @cache  # noqa: B019
@@ -177,8 +308,11 @@ class Table(Generic[M]):
             value = value.pk
         return field.get_db_prep_value(value, connection, prepared=False)
 
-    def get(self, *, order_by: str = "", lock: bool = False, skip_locked: bool = False, **lookup: Any) -> M | None:
-        """The first row equal on every lookup field (`room=room` or `room_id=...`), or None."""
+    def get(
+        self, *, order_by: tuple[Order, ...] = (), lock: bool = False, skip_locked: bool = False, **lookup: Any
+    ) -> M | None:
+        """The first row equal on every lookup field (`room=room` or `room_id=...`), or None;
+        order_by: `asc()`/`desc()` terms."""
         names = tuple(lookup)
         sql = self._select_sql(connection.vendor, names, order_by, lock, skip_locked)
         with prepared_cursor() as cursor:
@@ -188,12 +322,15 @@ class Table(Generic[M]):
             return None
         return self.rows.read(connections[DEFAULT_DB_ALIAS], row)[0]
 
-    def insert(self, obj: M) -> bool:
-        """INSERT the new instance unless a unique constraint already holds such a row (no
-        savepoint, no exception): True when it was written."""
+    def insert(self, obj: M, *, on_conflict: tuple[str, ...] | None = None) -> bool:
+        """INSERT the new instance unless the unique constraint on `on_conflict` (default: the
+        model's only one, see conflict_target) already holds such a row: False then, with no
+        savepoint and no exception. True when it was written. A violation of any other unique
+        constraint raises IntegrityError (and marks an atomic block for rollback)."""
         values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
-        with prepared_cursor() as cursor:
-            cursor.execute(self._insert_sql(connection.vendor), values)
+        sql = self._insert_sql(connection.vendor, on_conflict)
+        with transaction.mark_for_rollback_on_error(), prepared_cursor() as cursor:
+            cursor.execute(sql, values)
             written = cursor.fetchone() is not None
         if written:
             obj._state.adding, obj._state.db = False, connection.alias
@@ -219,3 +356,45 @@ class Table(Generic[M]):
 @cache
 def table(model: type[M]) -> Table[M]:
     return Table(model)
+
+
+class Insert:
+    """A declared INSERT of one model's rows that gives only some fields (`given`, values passed
+    in that order, as the database driver takes them); every other column gets its field's
+    default (`DEFAULT` for a db_default), yields to the unique constraint on `on_conflict` and
+    returns the new primary key. Registered under `name`; the guard test reports a NOT NULL field
+    it would leave without a value."""
+
+    def __init__(self, name: str, model: type[models.Model], given: tuple[str, ...], *, on_conflict=None) -> None:
+        self.statement = hand_written(name, Uses(model, given, inserts=True))
+        self.model, self.given, self.on_conflict = model, given, on_conflict
+        self._sql: str | None = None
+        self._defaults: list | None = None
+
+    def _rest(self) -> list[models.Field]:
+        by_name = _fields_by_name(self.model)
+        given = {by_name[name] for name in self.given}
+        return [f for f in self.model._meta.concrete_fields if f not in given and not f.db_returning]
+
+    def sql(self) -> str:
+        if self._sql is None:
+            q, meta = connection.ops.quote_name, self.model._meta
+            by_name, rest = _fields_by_name(self.model), self._rest()
+            columns = [by_name[name].column for name in self.given] + [f.column for f in rest]
+            values = ["%s"] * len(self.given) + ["DEFAULT" if f.db_default is not NOT_PROVIDED else "%s" for f in rest]
+            target = ", ".join(q(by_name[n].column) for n in conflict_target(self.model, self.on_conflict))
+            self._sql = (
+                f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608 (from _meta)
+                f"VALUES ({', '.join(values)}) ON CONFLICT ({target}) DO NOTHING RETURNING {q(meta.pk.column)}"
+            )
+        return self._sql
+
+    def params(self, values: list) -> list:
+        """The statement's parameters: `values` (the given fields') and the others' defaults."""
+        defaults = self._defaults
+        if defaults is None:
+            fill = [f for f in self._rest() if f.db_default is NOT_PROVIDED]
+            defaults = [f.get_db_prep_save(f.get_default(), connection) for f in fill]
+            if not any(callable(f.default) for f in fill):  # fixed values: computed once
+                self._defaults = defaults
+        return [*values, *defaults]

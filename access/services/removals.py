@@ -20,7 +20,7 @@ import providers
 from access.models import Invitation, ParticipantRemoval, RemovalReason
 from access.roles import role_grants
 from core.errors import Conflict, ConveneError, Forbidden
-from core.orm_bypass import table
+from core.orm_bypass import desc, table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound
 from rooms.models import ParticipantSession, Room, RoomStatus
@@ -84,7 +84,7 @@ def _audit_removal(removal: ParticipantRemoval, *, request=None, actor=None, det
     )
 
 
-_ACTIVE_BAR_FIRST = f"{ParticipantRemoval._meta.get_field('lifted_at').column} DESC NULLS FIRST"
+_ACTIVE_BAR_FIRST = (desc("lifted_at", nulls_first=True),)
 
 
 def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemoval | None:

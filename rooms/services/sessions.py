@@ -5,6 +5,9 @@ Every function runs inside the caller's transaction with the room row locked, so
 one room apply one at a time. Each is idempotent and order-tolerant: the final record is a
 function of the set of events seen (min of start evidence, max of last-seen, an explicit
 `participant.left` always beating an inferred end), not of their order.
+
+CallSession, ParticipantSession and TrackPublication rows are written here only through
+core.orm_bypass (Table) and QuerySet.update(): no save() and no save signals run for them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.conf import settings
 from django.db import models
 
 from access.models import Invitation
-from core.orm_bypass import table
+from core.orm_bypass import desc, table
 from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent
 from rooms.models import CallSession, LeftSource, ParticipantSession, Room, RoomStatus, TrackPublication
@@ -28,13 +31,14 @@ logger = logging.getLogger(__name__)
 
 def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
     """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
-    the loser of the insert (ON CONFLICT DO NOTHING, no savepoint) then locks the winner's row."""
+    the loser of the insert (ON CONFLICT on the lookup's unique constraint DO NOTHING, no
+    savepoint) then locks the winner's row."""
     rows = table(model)
     row = rows.get(lock=True, **lookup)
     if row is not None:
         return row, False
     row = model(**lookup, **defaults)
-    if rows.insert(row):
+    if rows.insert(row, on_conflict=tuple(lookup)):
         return row, True
     return rows.get(lock=True, **lookup), False
 
@@ -56,7 +60,7 @@ def _upsert(
     if row is None:
         row = model(**lookup, **defaults)
         fill(row, True)
-        if rows.insert(row):
+        if rows.insert(row, on_conflict=tuple(lookup)):
             return row
         row = rows.get(lock=True, **lookup)
     before = [getattr(row, name) for name in rows.attnames]
@@ -139,7 +143,10 @@ def _event_session(room: Room, event: NeutralEvent) -> CallSession | None:
 
 def _invitation_for(room: Room, identity: str) -> Invitation | None:
     """The link this identity joined with: the active one, else the latest revoked one."""
-    return table(Invitation).get(room=room, identity=identity, order_by="revoked_at DESC NULLS FIRST, created_at DESC")
+    return table(Invitation).get(room=room, identity=identity, order_by=_ACTIVE_LINK_FIRST)
+
+
+_ACTIVE_LINK_FIRST = (desc("revoked_at", nulls_first=True), desc("created_at"))
 
 
 def _participant(
@@ -220,7 +227,7 @@ def _end_session(session: CallSession, *, ended_at: datetime, source: str) -> No
     if session.end_source == "event" and source != "event":
         return
     session.ended_at, session.end_source = ended_at, source
-    session.save(update_fields=["ended_at", "end_source", "updated_at"])
+    table(CallSession).update(session, ["ended_at", "end_source", "updated_at"])
     still_in = ParticipantSession.objects.filter(call_session=session)
     if source == "event":
         still_in = still_in.exclude(left_source=LeftSource.EVENT)
@@ -345,7 +352,7 @@ def session_reconcile(
             live = None  # a reported end is final: the listing is older than the room_finished
         elif live.ended_at is not None and live.end_source == "reconciler":
             live.ended_at, live.end_source = None, ""
-            live.save(update_fields=["ended_at", "end_source", "updated_at"])
+            table(CallSession).update(live, ["ended_at", "end_source", "updated_at"])
             counts["sessions_opened"] += 1
     stale = CallSession.objects.select_for_update().filter(room=room, ended_at__isnull=True)
     for session in stale.exclude(pk=live.pk if live else None):
@@ -355,6 +362,9 @@ def session_reconcile(
         counts.update(_reconcile_participants(live, participants, now))
     room_refresh_live_status(room=room)
     return counts
+
+
+_ALL_FIELDS_BUT_KEY = [f.name for f in ParticipantSession._meta.concrete_fields if not f.primary_key]
 
 
 def _reconcile_participants(session: CallSession, participants: list[LiveParticipant], now: datetime) -> dict[str, int]:
@@ -379,12 +389,12 @@ def _reconcile_participants(session: CallSession, participants: list[LivePartici
         reopened = participant.left_at is not None and participant.left_source != LeftSource.EVENT
         if reopened:  # closed by an inferred end, but the provider says it is still connected
             participant.left_at, participant.left_source = None, ""
-        participant.save()
+        table(ParticipantSession).update(participant, _ALL_FIELDS_BUT_KEY)
         opened += created or reopened
     gone = ParticipantSession.objects.select_for_update().filter(call_session=session, left_at__isnull=True)
     for participant in gone.exclude(provider_participant_id__in=live_ids):
         participant.left_at = participant.last_seen_at or participant.joined_at or session.last_seen_at
         participant.left_source = LeftSource.RECONCILER
-        participant.save(update_fields=["left_at", "left_source", "updated_at"])
+        table(ParticipantSession).update(participant, ["left_at", "left_source", "updated_at"])
         closed += 1
     return {"participants_opened": opened, "participants_closed": closed}

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from access.models import Invitation
-from core.orm_bypass import table
+from core.orm_bypass import asc, desc, table
 from rooms.models import CallSession, Room
 from tests.factories import RoomFactory
 
@@ -46,9 +46,9 @@ def test_lookup_by_model_instance_and_order_by(app_client):
     newer = Invitation.objects.create(room=room, role="host", identity="pat", secret_hash="b" * 64)
     Invitation.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=5))
     invitations = table(Invitation)
-    assert invitations.get(room=room, identity="pat", order_by="created_at DESC").pk == newer.pk
-    assert invitations.get(room_id=room.pk, identity="pat", order_by="created_at ASC").pk == older.pk
-    assert invitations.get(room=room, identity="pat", order_by="revoked_at DESC NULLS LAST").pk == older.pk
+    assert invitations.get(room=room, identity="pat", order_by=(desc("created_at"),)).pk == newer.pk
+    assert invitations.get(room_id=room.pk, identity="pat", order_by=(asc("created_at"),)).pk == older.pk
+    assert invitations.get(room=room, identity="pat", order_by=(desc("revoked_at", nulls_first=False),)).pk == older.pk
     assert invitations.get(room=room, identity="nobody") is None
 
 
