@@ -60,8 +60,15 @@ def hand_written(name: str, *uses: Uses) -> HandWritten:
 
 
 def _needs_a_value(field: models.Field) -> bool:
-    """A NOT NULL column that an INSERT leaving it out could not fill."""
-    return not (field.null or field.db_returning or field.has_default() or field.db_default is not NOT_PROVIDED)
+    """A NOT NULL column that an INSERT leaving it out could not fill: no Python default, no
+    database default, and not a string field (those default to "", as the ORM writes them)."""
+    return not (field.null or _database_fills(field) or field.has_default() or field.empty_strings_allowed)
+
+
+def _database_fills(field: models.Field) -> bool:
+    """The database gives the column its value when an INSERT leaves it out: an automatic primary
+    key (no Python default) or a db_default."""
+    return (field.primary_key and not field.has_default()) or field.db_default is not NOT_PROVIDED
 
 
 def drift(statement: HandWritten, models_now: Mapping[type, type] | None = None) -> list[str]:
@@ -361,9 +368,9 @@ def table(model: type[M]) -> Table[M]:
 class Insert:
     """A declared INSERT of one model's rows that gives only some fields (`given`, values passed
     in that order, as the database driver takes them); every other column gets its field's
-    default (`DEFAULT` for a db_default), yields to the unique constraint on `on_conflict` and
-    returns the new primary key. Registered under `name`; the guard test reports a NOT NULL field
-    it would leave without a value."""
+    default (one the database fills, an automatic key or a db_default, is left out); it yields to
+    the unique constraint on `on_conflict` and returns the new primary key. Registered under
+    `name`; the guard test reports a NOT NULL field it would leave without a value."""
 
     def __init__(self, name: str, model: type[models.Model], given: tuple[str, ...], *, on_conflict=None) -> None:
         self.statement = hand_written(name, Uses(model, given, inserts=True))
@@ -374,14 +381,14 @@ class Insert:
     def _rest(self) -> list[models.Field]:
         by_name = _fields_by_name(self.model)
         given = {by_name[name] for name in self.given}
-        return [f for f in self.model._meta.concrete_fields if f not in given and not f.db_returning]
+        return [f for f in self.model._meta.concrete_fields if f not in given and not _database_fills(f)]
 
     def sql(self) -> str:
         if self._sql is None:
             q, meta = connection.ops.quote_name, self.model._meta
             by_name, rest = _fields_by_name(self.model), self._rest()
             columns = [by_name[name].column for name in self.given] + [f.column for f in rest]
-            values = ["%s"] * len(self.given) + ["DEFAULT" if f.db_default is not NOT_PROVIDED else "%s" for f in rest]
+            values = ["%s"] * len(columns)
             target = ", ".join(q(by_name[n].column) for n in conflict_target(self.model, self.on_conflict))
             self._sql = (
                 f"INSERT INTO {q(meta.db_table)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608 (from _meta)
@@ -393,7 +400,7 @@ class Insert:
         """The statement's parameters: `values` (the given fields') and the others' defaults."""
         defaults = self._defaults
         if defaults is None:
-            fill = [f for f in self._rest() if f.db_default is NOT_PROVIDED]
+            fill = self._rest()
             defaults = [f.get_db_prep_save(f.get_default(), connection) for f in fill]
             if not any(callable(f.default) for f in fill):  # fixed values: computed once
                 self._defaults = defaults
