@@ -111,9 +111,9 @@ def audit_event(
 
 
 def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -> bool:
-    """Write an audit row in the caller's transaction: one INSERT ... RETURNING through the cursor
-    (core.orm_bypass.insert_row), the row AuditEvent.objects.create() would write at a fraction of the
-    ORM's CPU (this runs on every join). AuditEvent has no save signals to miss.
+    """Write an audit row in the caller's transaction: one INSERT ... RETURNING through
+    core.orm_bypass.insert_row, the row AuditEvent.objects.create() would write, without save()
+    or save signals (AuditEvent has none to miss; its docstring says so).
 
     only_if (PostgreSQL): a data-modifying statement run in the same statement; the row is written
     only when it returns a row. Returns whether the row was written."""
