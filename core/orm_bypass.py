@@ -6,10 +6,12 @@ The contract: a caller gives up `Model.save()` overrides, `pre_save`/`post_save`
 docstring and must not grow such behaviour without moving its writes back to the ORM. What
 does run: each field's `pre_save` (auto_now, auto_now_add) and `get_db_prep_save`, as save() does.
 Table and column names come from the models' metadata, never from string literals; every
-hand-written statement is declared in REGISTRY (`hand_written`, with the fields it names) and
-tests/core/test_orm_bypass.py checks each against the models (a renamed or removed field, a NOT
-NULL field without a default that an INSERT leaves out). Rows come back as model instances the
-way the ORM makes them: the backend's and the fields' converters, then `Model.from_db`.
+hand-written statement outside this module is declared in REGISTRY (`hand_written` or `Insert`,
+with the fields it names) and tests/core/test_orm_bypass_registry.py checks each against the
+models (a renamed or removed field, a NOT NULL field without a default that an INSERT leaves
+out). Table's statements name fields given by its callers: an unknown name is a KeyError. Rows
+come back as model instances the way the ORM makes them: the backend's and the fields'
+converters, then `Model.from_db`.
 Statements are plain SQL that PostgreSQL and SQLite both run; on PostgreSQL they run on a
 prepared cursor (`prepared_cursor()`, core.dbbackend). Measurements: bench/README.md.
 """
@@ -402,6 +404,6 @@ class Insert:
         if defaults is None:
             fill = self._rest()
             defaults = [f.get_db_prep_save(f.get_default(), connection) for f in fill]
-            if not any(callable(f.default) for f in fill):  # fixed values: computed once
+            if not any(f.has_default() and callable(f.default) for f in fill):  # fixed: computed once
                 self._defaults = defaults
         return [*values, *defaults]

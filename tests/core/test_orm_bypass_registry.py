@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 from pathlib import Path
 
 from django.db import models
@@ -25,6 +26,13 @@ UNDECLARED = {
     "core.views": "SELECT 1: the readiness probe names no model",
 }
 STORE, CLAIM = "webhooks.inbound_event_store", "webhooks.inbound_event_claim"
+
+
+_nonces = itertools.count()
+
+
+def _next_nonce() -> str:
+    return f"nonce-{next(_nonces)}"
 
 
 def _like_inbound_event(name: str, *, drop=(), rename=None, add=None) -> type[models.Model]:
@@ -111,6 +119,7 @@ def test_a_derived_insert_follows_renamed_columns_and_fills_the_other_fields(mon
         add={
             "kind": models.CharField(max_length=60, db_column="event_kind"),
             "priority": models.PositiveSmallIntegerField(db_default=3),
+            "nonce": models.CharField(max_length=40, default=_next_nonce),
         },
     )
     insert = Insert("test.moved", moved, ("provider", "provider_event_id", "kind"), on_conflict=None)
@@ -126,6 +135,10 @@ def test_a_derived_insert_follows_renamed_columns_and_fills_the_other_fields(mon
     defaults = dict(zip(rest, params[3:], strict=True))
     assert defaults["status"] == "pending" and defaults["attempts"] == 0 and defaults["last_error"] == ""
     assert defaults["processed_at"] is None
+    again = dict(zip(rest, insert.params(["livekit", "EV_2", "room_started"])[3:], strict=True))
+    assert again["nonce"] != defaults["nonce"]  # a callable default: called for every row
+    fixed = [name for name in rest if name not in ("nonce", "body")]  # body: the driver's Binary wrapper
+    assert [again[name] for name in fixed] == [defaults[name] for name in fixed]
     assert orm_bypass.REGISTRY["test.moved"].uses[0].fields == ("provider", "provider_event_id", "kind")
 
 
@@ -153,3 +166,12 @@ def test_every_module_that_runs_sql_by_hand_declares_its_statements():
         if not any(isinstance(value, HandWritten | Insert) for value in vars(module).values()):
             undeclared.append(name)
     assert undeclared == [], "declare their statements with core.orm_bypass.hand_written (or Insert)"
+
+
+def test_fixed_defaults_of_a_declared_insert_are_computed_once(monkeypatch):
+    from webhooks.services import _INSERT_EVENT
+
+    values = ["livekit", "EV", "room_started", "", None, None, b"{}", "pending"]
+    assert _INSERT_EVENT.params(values) == [*values, 0, "", None]  # attempts, last_error, processed_at
+    monkeypatch.setattr(InboundEvent._meta.get_field("attempts"), "default", 7)
+    assert _INSERT_EVENT.params(values)[-3] == 0  # kept from the first call: no per-row work
