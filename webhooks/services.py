@@ -169,11 +169,8 @@ _CLAIM = hand_written(
 @functools.cache
 def _claim_sql(vendor: str) -> str:
     db = connections[DEFAULT_DB_ALIAS]
-    q, e, r = (
-        db.ops.quote_name,
-        columns_of(InboundEvent, _CLAIM.uses[0].fields, db),
-        columns_of(Room, _CLAIM.uses[1].fields, db),
-    )
+    q = db.ops.quote_name
+    e, r = (columns_of(use.model, use.fields, db) for use in _CLAIM.uses)
     sql = (
         f"SELECT {_CLAIM_ROWS.columns(db)} "  # noqa: S608 (names from the models)
         f"FROM {q(InboundEvent._meta.db_table)} e JOIN {q(Room._meta.db_table)} r "
