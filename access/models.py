@@ -28,6 +28,13 @@ def generate_identity() -> str:
 
 
 class Invitation(BaseModel):
+    """A join link (only the hash of its secret is kept).
+
+    Created through the ORM, but each redemption counts its use with a hand-written UPDATE
+    (access/services/links.py, core.orm_bypass) and revocations are QuerySet.update(): a save()
+    override or signal would miss every counted use and every revocation. The event flow reads it
+    through core.orm_bypass (rooms/services/sessions.py)."""
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invitations")
     role = models.CharField(max_length=40)
     display_name = models.CharField(max_length=200)
@@ -67,6 +74,9 @@ class ParticipantRemoval(BaseModel):
     backoff (attempts, next_attempt_at, last_error) until it succeeds or the room closes (the
     room's close at the provider disconnects everyone). A join event of a barred identity makes
     it pending again, with a new requested_at: an attempt started earlier cannot settle it.
+
+    Every join event reads it locked through core.orm_bypass (access/services/removals.py); its
+    changes are QuerySet.update() calls, which run no save() and no save signals.
     """
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="removals")

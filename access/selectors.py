@@ -3,6 +3,7 @@ link a secret opens (the public join endpoints), and the attendance per link. No
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from django.db.models import QuerySet
 from access.models import Invitation, hash_link_secret
 from core.errors import Forbidden, NotFound
 from core.models import Application
-from core.rows import ModelRows, prepared_cursor, table
+from core.orm_bypass import ModelRows, Uses, columns_of, desc, hand_written, prepared_cursor, table
 from rooms.models import PERSON_KINDS, ParticipantSession, Room
 
 
@@ -36,30 +37,30 @@ def invitation_list(*, room: Room) -> QuerySet[Invitation]:
 def invitation_joined_with(*, room: Room, identity: str) -> Invitation | None:
     """The link this identity joined with: the active one, else the latest revoked one. Asked by
     the event flow (rooms.services.sessions' `link_for`) for each connection not yet tied to one."""
-    return table(Invitation).get(room=room, identity=identity, order_by="revoked_at DESC NULLS FIRST, created_at DESC")
+    return table(Invitation).get(room=room, identity=identity, order_by=_ACTIVE_LINK_FIRST)
+
+
+_ACTIVE_LINK_FIRST = (desc("revoked_at", nulls_first=True), desc("created_at"))
 
 
 _LINK_ROWS = ModelRows((Invitation, "i"), (Room, "r"), (Application, "a"))
+_LINK_BY_SECRET = hand_written(
+    "access.invitation_by_secret",
+    Uses(Invitation, ("room", "secret_hash")),
+    Uses(Room, ("id", "application")),
+    Uses(Application, ("id",)),
+)
 
 
 def invitation_by_secret(*, secret: str) -> Invitation:
     """The link a secret opens (any state; callers decide what a revoked link may still do), with
     its room and the room's application loaded; a deactivated application's links open nothing
     (403 application_inactive), as its API keys do not, as select_related("room", "room__application")
-    would. One hand-written SELECT, so that every join skips the ORM's query building
-    (bench/README.md): its columns come from the models, its joins and WHERE name columns by hand."""
+    would. One hand-written SELECT (core.orm_bypass), on every redemption."""
     db = router.db_for_read(Invitation)
     connection = connections[db]
-    quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {_LINK_ROWS.columns(connection)} "  # noqa: S608 (names from the models, the value bound)
-        f"FROM {quote(Invitation._meta.db_table)} i "
-        f"INNER JOIN {quote(Room._meta.db_table)} r ON r.id = i.room_id "
-        f"INNER JOIN {quote(Application._meta.db_table)} a ON a.id = r.application_id "
-        "WHERE i.secret_hash = %s"
-    )
     with prepared_cursor(db) as cursor:
-        cursor.execute(sql, [hash_link_secret(secret)])
+        cursor.execute(_link_by_secret_sql(connection.alias), [hash_link_secret(secret)])
         row = cursor.fetchone()
     if row is None:
         raise NotFound("This link does not exist.")
@@ -159,3 +160,17 @@ def room_attendance(*, room: Room, now: datetime) -> list[Attendance]:
             )
         )
     return rows
+
+
+@functools.cache
+def _link_by_secret_sql(alias: str) -> str:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    i, r, a = (columns_of(use.model, use.fields, connection) for use in _LINK_BY_SECRET.uses)
+    return (
+        f"SELECT {_LINK_ROWS.columns(connection)} "  # noqa: S608 (names from the models, the value bound)
+        f"FROM {quote(Invitation._meta.db_table)} i "
+        f"INNER JOIN {quote(Room._meta.db_table)} r ON r.{r['id']} = i.{i['room']} "
+        f"INNER JOIN {quote(Application._meta.db_table)} a ON a.{a['id']} = r.{r['application']} "
+        f"WHERE i.{i['secret_hash']} = %s"
+    )

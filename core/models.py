@@ -62,6 +62,9 @@ class AuditEvent(models.Model):
 
     Rows are never updated or deleted by the application (save() refuses updates, delete()
     refuses); on PostgreSQL a trigger refuses it too.
+
+    Written by core.orm_bypass.insert_row (core.services.audit_write), not save(): no save()
+    override and no save signal runs for a row; the append-only rule for them is the trigger's.
     """
 
     id = models.BigAutoField(primary_key=True)

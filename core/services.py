@@ -20,7 +20,7 @@ from rest_framework.settings import api_settings
 
 from core.errors import Forbidden, ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
-from core.rows import insert_row
+from core.orm_bypass import insert_row
 from core.selectors import applications_of, is_reviewer, reviewed_applications
 
 if TYPE_CHECKING:  # core.audit builds on request_ip here
@@ -109,11 +109,9 @@ def audit_event(
 
 
 def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -> bool:
-    """Write an audit row in the caller's transaction: one INSERT ... RETURNING through the cursor
-    (core.rows.insert_row), the row AuditEvent.objects.create() would write, without the ORM's
-    query building (this runs on every join: bench/README.md). What that gives up: AuditEvent.save()
-    (which only refuses updates) and pre/post_save signals never run for these rows, so a rule
-    added to either must be added here too.
+    """Write an audit row in the caller's transaction: one INSERT ... RETURNING through
+    core.orm_bypass.insert_row, the row AuditEvent.objects.create() would write, without save()
+    or save signals (AuditEvent has none to miss; its docstring says so).
 
     only_if (PostgreSQL): a data-modifying statement run in the same statement; the row is written
     only when it returns a row. Returns whether the row was written."""

@@ -61,6 +61,10 @@ class WebhookDelivery(models.Model):
 
     An attempt claims the row by moving `next_attempt_at` past the attempt's longest possible
     duration (a lease): a worker killed mid-delivery leaves the row pending and due again then.
+
+    Written without save() or save signals: inserted by core.orm_bypass.insert_row
+    (outbound/services/outbox.py), claimed by a hand-written UPDATE and updated through
+    core.orm_bypass Table (outbound/services/delivery.py) or QuerySet.update.
     """
 
     id = models.BigAutoField(primary_key=True)

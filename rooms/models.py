@@ -121,6 +121,9 @@ class CallSession(BaseModel):
     Open while ended_at is null. started_at is the earliest evidence (the provider's room
     creation time, else the first join); last_seen_at is the latest moment it was known alive,
     which bounds ended_at when the end was never reported and the reconciler closes it.
+
+    Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
+    rooms/services/sessions.py): a save() override or signal added here would run for no write.
     """
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="sessions")
@@ -163,7 +166,11 @@ PERSON_KINDS = (ParticipantKind.STANDARD, ParticipantKind.SIP, ParticipantKind.C
 
 
 class ParticipantSession(BaseModel):
-    """One connection of one participant (provider participant sid). A reconnect is a new row."""
+    """One connection of one participant (provider participant sid). A reconnect is a new row.
+
+    Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
+    rooms/services/sessions.py): a save() override or signal added here would run for no write.
+    """
 
     call_session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="participants")
     provider_participant_id = models.CharField(max_length=64)
@@ -205,7 +212,11 @@ class ParticipantSession(BaseModel):
 
 
 class TrackPublication(BaseModel):
-    """A track a participant published (kind and source), enough to know who sent media."""
+    """A track a participant published (kind and source), enough to know who sent media.
+
+    Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
+    rooms/services/sessions.py): a save() override or signal added here would run for no write.
+    """
 
     participant_session = models.ForeignKey(ParticipantSession, on_delete=models.CASCADE, related_name="tracks")
     provider_track_id = models.CharField(max_length=64)

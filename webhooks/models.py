@@ -24,6 +24,10 @@ class InboundEventStatus(models.TextChoices):
 
 
 class InboundEvent(models.Model):
+    """One stored webhook event. Written without save() or save signals: inserted by a declared
+    core.orm_bypass Insert and updated through its Table or QuerySet.update (webhooks/services.py);
+    a save() override or signal added here would run for no write."""
+
     id = models.BigAutoField(primary_key=True)
     provider = models.CharField(max_length=20)
     provider_event_id = models.CharField(max_length=100)

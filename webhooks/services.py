@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 import providers
-from core.rows import ModelRows, prepared_cursor, table
+from core.orm_bypass import Insert, ModelRows, Uses, columns_of, hand_written, prepared_cursor, table
 from core.taskqueue import publish_task
 from outbound.services.outbox import event_ids_derived_from
 from providers.base import BadPayload, NeutralEvent, ProviderRejected
@@ -53,17 +53,19 @@ def inbound_events_store(*, provider_name: str, body: bytes, events: list[Neutra
     with atomic, prepared_cursor() as cursor:
         for event in events:
             cursor.execute(
-                _INSERT_EVENT,
-                [
-                    provider_name,
-                    event.provider_event_id,
-                    event.kind,
-                    event.room_name,
-                    event.occurred_at,
-                    now,
-                    body if event.raw is None else event.raw,
-                    InboundEventStatus.PENDING,
-                ],
+                _INSERT_EVENT.sql(),
+                _INSERT_EVENT.params(
+                    [
+                        provider_name,
+                        event.provider_event_id,
+                        event.kind,
+                        event.room_name,
+                        event.occurred_at,
+                        now,
+                        body if event.raw is None else event.raw,
+                        InboundEventStatus.PENDING,
+                    ]
+                ),
             )
             row = cursor.fetchone()
             if row is None:
@@ -75,11 +77,12 @@ def inbound_events_store(*, provider_name: str, body: bytes, events: list[Neutra
     return StoreResult(stored=stored, duplicates=duplicates)
 
 
-_INSERT_EVENT = (
-    f"INSERT INTO {InboundEvent._meta.db_table} "  # noqa: S608 (table name from the model, values bound)
-    "(provider, provider_event_id, kind, room_name, occurred_at, received_at, body, status, attempts, last_error) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '') "
-    "ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING id"
+# Columns, the other fields' defaults and the conflict target come from the model.
+_INSERT_EVENT = Insert(
+    "webhooks.inbound_event_store",
+    InboundEvent,
+    ("provider", "provider_event_id", "kind", "room_name", "occurred_at", "received_at", "body", "status"),
+    on_conflict=("provider", "provider_event_id"),
 )
 
 
@@ -158,16 +161,23 @@ def _claim_with_room(event_id: int) -> tuple[InboundEvent | None, Room | None]:
 
 
 _CLAIM_ROWS = ModelRows((InboundEvent, "e"), (Room, "r"))
+_CLAIM = hand_written(
+    "webhooks.inbound_event_claim",
+    Uses(InboundEvent, ("id", "status", "provider", "room_name")),
+    Uses(Room, ("provider", "provider_room_name")),
+)
 
 
 @functools.cache
 def _claim_sql(vendor: str) -> str:
-    q = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
+    q = db.ops.quote_name
+    e, r = (columns_of(use.model, use.fields, db) for use in _CLAIM.uses)
     sql = (
-        f"SELECT {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])} "  # noqa: S608 (names from the models)
+        f"SELECT {_CLAIM_ROWS.columns(db)} "  # noqa: S608 (names from the models)
         f"FROM {q(InboundEvent._meta.db_table)} e JOIN {q(Room._meta.db_table)} r "
-        "ON r.provider = e.provider AND r.provider_room_name = e.room_name "
-        "WHERE e.id = %s AND e.status = %s"
+        f"ON r.{r['provider']} = e.{e['provider']} AND r.{r['provider_room_name']} = e.{e['room_name']} "
+        f"WHERE e.{e['id']} = %s AND e.{e['status']} = %s"
     )
     if connection.features.has_select_for_update_skip_locked and connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF e SKIP LOCKED FOR UPDATE OF r"

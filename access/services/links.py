@@ -7,7 +7,10 @@ never stored, never logged. Each issue writes an audit row (without the token).
 
 from __future__ import annotations
 
+import functools
 import logging
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +40,7 @@ from access.services.removals import (
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import Application, AuditEvent
-from core.rows import prepared_cursor
+from core.orm_bypass import Uses, columns_of, hand_written, prepared_cursor
 from core.services import audit_event, audit_record, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus
@@ -142,13 +145,50 @@ def invitation_revoke(*, invitation: Invitation, audit: AuditContext = SYSTEM) -
     return participant_removal_attempt(removal=removal)
 
 
+@dataclass(frozen=True)
+class LinkRule:
+    """One reason a link takes no use now, stated once for Python (`refuses`) and for the counting
+    UPDATE (`allows_sql`: the SQL condition under which the rule lets a use through, naming fields
+    in braces; a `%s` in it is bound to the same `now`)."""
+
+    refusal: str
+    refuses: Callable[[Invitation, datetime], bool]
+    allows_sql: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for _, name, _, _ in string.Formatter().parse(self.allows_sql) if name))
+
+
+# In the order the refusal is named when several apply.
+LINK_RULES = (
+    LinkRule("revoked", lambda link, now: link.revoked_at is not None, "{revoked_at} IS NULL"),
+    LinkRule(
+        "expired",
+        lambda link, now: link.expires_at is not None and now >= link.expires_at,
+        "({expires_at} IS NULL OR {expires_at} > %s)",
+    ),
+    LinkRule(
+        "exhausted",
+        lambda link, now: link.max_uses is not None and link.uses >= link.max_uses,
+        "({max_uses} IS NULL OR {uses} < {max_uses})",
+    ),
+)
+
+
+def link_refusal(invitation: Invitation, now: datetime) -> str | None:
+    """Why this link takes no use now (a LinkRule's `refusal`), or None when it does."""
+    return next((rule.refusal for rule in LINK_RULES if rule.refuses(invitation, now)), None)
+
+
 def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
-    if invitation.revoked_at is not None:
+    refusal = link_refusal(invitation, now)
+    if refusal == "revoked":
         removal = ParticipantRemoval.objects.filter(
             room_id=invitation.room_id, identity=invitation.identity, lifted_at=None, reason=RemovalReason.REMOVED
         ).first()
         return participant_refusal(removal) if removal else Gone("This link has been revoked.", code="link_revoked")
-    if invitation.expires_at is not None and now >= invitation.expires_at:
+    if refusal == "expired":
         return Gone(
             "This link has expired.", code="too_late", details={"expires_at": invitation.expires_at.isoformat()}
         )
@@ -158,9 +198,7 @@ def _refusal_for(invitation: Invitation, now: datetime) -> ConveneError:
 def invitation_assert_usable(*, invitation: Invitation, now: datetime) -> None:
     """Raise what a redemption of this link would be refused with right now (the join page shows
     it before anyone presses Join); a link with no use left counts as refused here."""
-    exhausted = invitation.max_uses is not None and invitation.uses >= invitation.max_uses
-    expired = invitation.expires_at is not None and now >= invitation.expires_at
-    if exhausted or expired or invitation.revoked_at is not None:
+    if link_refusal(invitation, now) is not None:
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=invitation.room, now=now)
     lobby_assert_not_denied(invitation=invitation)
@@ -170,7 +208,7 @@ def invitation_redeem(*, secret: str, audit: AuditContext = SYSTEM) -> IssuedCre
     """Exchange a link secret for join credentials, if the link and its room allow it now."""
     invitation = invitation_by_secret(secret=secret)
     room, now = invitation.room, timezone.now()
-    if invitation.revoked_at is not None or (invitation.expires_at is not None and now >= invitation.expires_at):
+    if link_refusal(invitation, now) is not None:
         raise _refusal_for(invitation, now)
     room_assert_joinable(room=room, now=now)
     lobby_assert_admitted(invitation=invitation, now=now)
@@ -190,24 +228,38 @@ def invitation_redeem(*, secret: str, audit: AuditContext = SYSTEM) -> IssuedCre
     return issued
 
 
-_COUNT_USE = (
-    f"UPDATE {Invitation._meta.db_table} SET uses = uses + 1, last_used_at = %s "  # noqa: S608 (values bound)
-    "WHERE id = %s AND revoked_at IS NULL AND (max_uses IS NULL OR uses < max_uses) RETURNING id"
+_COUNT_USE = hand_written(
+    "access.invitation_count_use",
+    Uses(Invitation, tuple(dict.fromkeys(("id", "uses", "last_used_at", *(f for r in LINK_RULES for f in r.fields))))),
 )
 
 
+@functools.cache
+def _count_use_sql(alias: str) -> str:
+    connection = connections[alias]
+    c = columns_of(Invitation, _COUNT_USE.uses[0].fields, connection)
+    allowed = " AND ".join(rule.allows_sql.format(**c) for rule in LINK_RULES)
+    return (
+        f"UPDATE {connection.ops.quote_name(Invitation._meta.db_table)} "  # noqa: S608 (names from the model, values bound)
+        f"SET {c['uses']} = {c['uses']} + 1, {c['last_used_at']} = %s "
+        f"WHERE {c['id']} = %s AND {allowed} RETURNING {c['id']}"
+    )
+
+
+_NOW_BINDS = sum(rule.allows_sql.count("%s") for rule in LINK_RULES)
+
+
 def _count_use_statement(*, invitation: Invitation, now: datetime, connection) -> tuple[str, list]:
-    """Count one use of a live link that has uses left: a conditional UPDATE (the row lock makes
-    concurrent redemptions queue), so max_uses is never exceeded. The same statement as
-    Invitation.objects.filter(...).update(...), written by hand so that a redemption skips the
-    ORM's query building (bench/README.md): the WHERE clause must stay in step with
-    _refusal_for's checks and the model's fields."""
+    """Count one use of a link that LINK_RULES let through: a conditional UPDATE (the row lock
+    makes concurrent redemptions queue), so max_uses is never exceeded. The statement
+    Invitation.objects.filter(...).update(...) would send, hand-written (core.orm_bypass)."""
     meta = Invitation._meta
-    params = [
-        meta.get_field("last_used_at").get_db_prep_save(now, connection),
+    at = meta.get_field("last_used_at").get_db_prep_save(now, connection)
+    return _count_use_sql(connection.alias), [
+        at,
         meta.pk.get_db_prep_save(invitation.pk, connection),
+        *[at] * _NOW_BINDS,
     ]
-    return _COUNT_USE, params
 
 
 def _count_use(*, invitation: Invitation, now: datetime, connection) -> bool:

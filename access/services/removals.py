@@ -21,7 +21,7 @@ from access.models import Invitation, ParticipantRemoval, RemovalReason
 from access.roles import role_grants
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden
-from core.rows import table
+from core.orm_bypass import desc, table
 from core.services import audit_record
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound, TrackSource
 from rooms.models import ParticipantSession, Room, RoomStatus
@@ -90,14 +90,14 @@ def _audit_removal(removal: ParticipantRemoval, *, audit: AuditContext, details:
 
 
 _JOIN_EVENT = AuditContext.system("join_event")  # a barred identity's join event renews its removal
-_ACTIVE_BAR_FIRST = f"{ParticipantRemoval._meta.get_field('lifted_at').column} DESC NULLS FIRST"
+_ACTIVE_BAR_FIRST = (desc("lifted_at", nulls_first=True),)
 
 
 def participant_removal_renew(*, room: Room, identity: str) -> ParticipantRemoval | None:
     """A join event of an identity: if it is barred from the room (it connected with a token
     minted before its removal or revocation), make its removal pending again and have it carried
     out after this transaction commits. Returns the removal, or None when it is not barred."""
-    # Every join event asks this: one prepared statement (core.rows), not the ORM's query building.
+    # Every join event asks this: one prepared statement (core.orm_bypass), not the ORM's query building.
     # The active bar (lifted_at NULL) sorts first; when the first is lifted, there is none.
     removal = table(ParticipantRemoval).get(lock=True, room=room, identity=identity, order_by=_ACTIVE_BAR_FIRST)
     if removal is None or removal.lifted_at is not None:

@@ -23,7 +23,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # the server, is reused without a health check (core/dbbackend, PostgreSQL); 0 checks before every
 # request and task, as CONN_HEALTH_CHECKS does.
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env.float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", default=1.0)
-# The hot paths' fixed statements (core.rows) are prepared once per PostgreSQL connection; turn
+# The hot paths' fixed statements (core.orm_bypass) are prepared once per PostgreSQL connection; turn
 # off behind a pooler that cannot carry prepared statements (PgBouncer transaction mode < 1.21).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -14,7 +14,7 @@ Otherwise Django's ping runs. A connection that broke without a word from the se
 webhook answer 503, a task is retried), and Django drops it when that request or task ends.
 
 It also hands out prepared cursors (`prepared_cursor()`) for the hot paths' fixed statements
-(core.rows): with Django's default client-side binding, PostgreSQL parses and plans every
+(core.orm_bypass): with Django's default client-side binding, PostgreSQL parses and plans every
 statement afresh (bench/README.md). A prepared cursor binds on the
 server and has psycopg prepare each statement once per connection (its cache keeps the last 100),
 then only execute it. Everything else keeps Django's default. DATABASE_PREPARED_STATEMENTS=false

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.models import Application
-from core.rows import ModelRows, prepared_cursor, table
+from core.orm_bypass import ModelRows, Uses, columns_of, hand_written, prepared_cursor, table
 from outbound import sender
 from outbound.catalogue import PING
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -80,18 +80,26 @@ def _claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
 
 
 _CLAIM_ROWS = ModelRows((WebhookDelivery, "d"), (WebhookEndpoint, "e"))
+_CLAIM = hand_written(
+    "outbound.delivery_claim",
+    Uses(WebhookDelivery, ("id", "endpoint", "status", "next_attempt_at", "last_attempt_at", "attempts")),
+    Uses(WebhookEndpoint, ("id", "application")),
+    Uses(Application, ("id", "is_active")),
+)
 
 
 @functools.cache
 def _claim_sql() -> str:
-    q = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
+    q = db.ops.quote_name
+    d, e, a = (columns_of(use.model, use.fields, db) for use in _CLAIM.uses)
     return (
         f"UPDATE {q(WebhookDelivery._meta.db_table)} AS d "  # noqa: S608 (names from the models, values bound)
-        "SET next_attempt_at = %s, last_attempt_at = %s, attempts = d.attempts + 1 "
+        f"SET {d['next_attempt_at']} = %s, {d['last_attempt_at']} = %s, {d['attempts']} = d.{d['attempts']} + 1 "
         f"FROM {q(WebhookEndpoint._meta.db_table)} e, {q(Application._meta.db_table)} a "
-        "WHERE d.id = %s AND d.status = %s AND d.next_attempt_at <= %s AND e.id = d.endpoint_id "
-        "AND a.id = e.application_id "
-        f"RETURNING {_CLAIM_ROWS.columns(connections[DEFAULT_DB_ALIAS])}, a.is_active, "
+        f"WHERE d.{d['id']} = %s AND d.{d['status']} = %s AND d.{d['next_attempt_at']} <= %s "
+        f"AND e.{e['id']} = d.{d['endpoint']} AND a.{a['id']} = e.{e['application']} "
+        f"RETURNING {_CLAIM_ROWS.columns(db)}, a.{a['is_active']}, "
         "set_config('synchronous_commit', 'off', true)"
     )
 

@@ -27,7 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from core.rows import insert_row
+from core.orm_bypass import insert_row
 from core.taskqueue import publish_task
 from outbound.catalogue import room_object
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -142,7 +142,7 @@ def webhook_event_emit(
 
 
 def deliveries_create(*, endpoint_ids: Iterable[str], event_id: str, event_type: str, body: str) -> str:
-    """One row per endpoint, each one prepared INSERT through core.rows.insert_row, not the ORM
+    """One row per endpoint, each one prepared INSERT through core.orm_bypass.insert_row, not the ORM
     (this runs inside the event flow's transactions: bench/README.md). What that gives up:
     WebhookDelivery.save() and pre/post_save signals never run for these rows (it has none today),
     so a rule added to either must be added here too."""

@@ -9,6 +9,9 @@ function of the set of events seen (min of start evidence, max of last-seen, an 
 A connection is tied to the join link its identity joined with through `link_for`, a lookup the
 caller passes in (access.selectors.invitation_joined_with): links belong to access, which builds
 on rooms. It is asked only while a connection has no link yet, as part of the same write.
+
+CallSession, ParticipantSession and TrackPublication rows are written here only through
+core.orm_bypass (Table) and QuerySet.update(): no save() and no save signals run for them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from core.rows import table
+from core.orm_bypass import table
 from outbound import emit
 from providers.base import EventParticipant, LiveParticipant, NeutralEvent, ParticipantKind
 from rooms.models import (
@@ -41,13 +44,14 @@ LinkLookup = Callable[..., Any]  # (*, room, identity) -> the join link (tokens.
 
 def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
     """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
-    the loser of the insert (ON CONFLICT DO NOTHING, no savepoint) then locks the winner's row."""
+    the loser of the insert (ON CONFLICT on the lookup's unique constraint DO NOTHING, no
+    savepoint) then locks the winner's row."""
     rows = table(model)
     row = rows.get(lock=True, **lookup)
     if row is not None:
         return row, False
     row = model(**lookup, **defaults)
-    if rows.insert(row):
+    if rows.insert(row, on_conflict=tuple(lookup)):
         return row, True
     return rows.get(lock=True, **lookup), False
 
@@ -69,7 +73,7 @@ def _upsert(
     if row is None:
         row = model(**lookup, **defaults)
         fill(row, True)
-        if rows.insert(row):
+        if rows.insert(row, on_conflict=tuple(lookup)):
             return row
         row = rows.get(lock=True, **lookup)
     before = [getattr(row, name) for name in rows.attnames]
@@ -236,7 +240,7 @@ def _end_session(session: CallSession, *, ended_at: datetime, source: SessionEnd
     if session.end_source == SessionEndSource.EVENT and source != SessionEndSource.EVENT:
         return
     session.ended_at, session.end_source = ended_at, source
-    session.save(update_fields=["ended_at", "end_source", "updated_at"])
+    table(CallSession).update(session, ["ended_at", "end_source", "updated_at"])
     still_in = ParticipantSession.objects.filter(call_session=session)
     if source == SessionEndSource.EVENT:
         still_in = still_in.exclude(left_source=LeftSource.EVENT)
@@ -358,7 +362,7 @@ def session_reconcile(
             live = None  # a reported end is final: the listing is older than the room_finished
         elif live.ended_at is not None and live.end_source == SessionEndSource.RECONCILER:
             live.ended_at, live.end_source = None, ""
-            live.save(update_fields=["ended_at", "end_source", "updated_at"])
+            table(CallSession).update(live, ["ended_at", "end_source", "updated_at"])
             counts["sessions_opened"] += 1
     stale = CallSession.objects.select_for_update().filter(room=room, ended_at__isnull=True)
     for session in stale.exclude(pk=live.pk if live else None):
@@ -368,6 +372,9 @@ def session_reconcile(
         counts.update(_reconcile_participants(live, participants, now, link_for=link_for))
     room_refresh_live_status(room=room)
     return counts
+
+
+_ALL_FIELDS_BUT_KEY = [f.name for f in ParticipantSession._meta.concrete_fields if not f.primary_key]
 
 
 def _reconcile_participants(
@@ -394,12 +401,12 @@ def _reconcile_participants(
         reopened = participant.left_at is not None and participant.left_source != LeftSource.EVENT
         if reopened:  # closed by an inferred end, but the provider says it is still connected
             participant.left_at, participant.left_source = None, ""
-        participant.save()
+        table(ParticipantSession).update(participant, _ALL_FIELDS_BUT_KEY)
         opened += created or reopened
     gone = ParticipantSession.objects.select_for_update().filter(call_session=session, left_at__isnull=True)
     for participant in gone.exclude(provider_participant_id__in=live_ids):
         participant.left_at = participant.last_seen_at or participant.joined_at or session.last_seen_at
         participant.left_source = LeftSource.RECONCILER
-        participant.save(update_fields=["left_at", "left_source", "updated_at"])
+        table(ParticipantSession).update(participant, ["left_at", "left_source", "updated_at"])
         closed += 1
     return {"participants_opened": opened, "participants_closed": closed}

@@ -162,8 +162,12 @@ ROOM_KINDS = ["open", "scheduled"]
 @pytest.mark.parametrize("room_kind", ROOM_KINDS)
 @pytest.mark.parametrize(
     ("change", "code"),
-    [({"revoked_at": timezone.now()}, "link_revoked"), ({"uses": 1}, "link_exhausted")],
-    ids=["revoked", "used-up"],
+    [
+        ({"revoked_at": timezone.now()}, "link_revoked"),
+        ({"uses": 1}, "link_exhausted"),
+        ({"expires_at": timezone.now() - timedelta(minutes=1)}, "too_late"),
+    ],
+    ids=["revoked", "used-up", "expired"],
 )
 def test_a_link_that_changes_between_lookup_and_count_is_refused_uncounted(
     anon_client, monkeypatch, change, code, room_kind
@@ -269,3 +273,29 @@ def test_statements_of_a_redemption(anon_client, room_kind):
         assert statements.count("UPDATE") == (2 if room_kind == "scheduled" else 1)
     assert Invitation.objects.get(pk=invitation.pk).uses == 1
     assert AuditEvent.objects.filter(action="token.issue", actor_id=str(invitation.pk)).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("revoked", [False, True])
+@pytest.mark.parametrize("expired", [False, True])
+@pytest.mark.parametrize("exhausted", [False, True])
+def test_the_check_the_counting_update_and_the_message_apply_the_same_link_rules(revoked, expired, exhausted):
+    from django.db import connection
+
+    from access.services.links import _count_use, _refusal_for, link_refusal
+
+    now = timezone.now()
+    invitation = InvitationFactory(
+        max_uses=2,
+        uses=2 if exhausted else 1,
+        expires_at=now - timedelta(seconds=1) if expired else now + timedelta(hours=1),
+        revoked_at=now - timedelta(minutes=5) if revoked else None,
+    )
+    refusal = link_refusal(invitation, now)
+    first = "revoked" if revoked else "expired" if expired else "exhausted" if exhausted else None
+    assert refusal == first
+    assert _count_use(invitation=invitation, now=now, connection=connection) is (refusal is None)
+    assert Invitation.objects.get(pk=invitation.pk).uses == (2 if refusal is None else invitation.uses)
+    if refusal is not None:
+        code = {"revoked": "link_revoked", "expired": "too_late", "exhausted": "link_exhausted"}[refusal]
+        assert _refusal_for(invitation, now).code == code

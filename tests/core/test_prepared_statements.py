@@ -1,4 +1,4 @@
-"""core.dbbackend's prepared cursors: the hot paths' statements (core.rows, the event claim, the
+"""core.dbbackend's prepared cursors: the hot paths' statements (core.orm_bypass, the event claim, the
 webhook INSERT and join-link redemption) are prepared once per PostgreSQL connection, read and write the same values as
 Django's client-side binding, survive a failed transaction, and are not prepared when
 DATABASE_PREPARED_STATEMENTS is off."""
@@ -12,7 +12,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from access.models import Invitation
 from core.models import AuditEvent
-from core.rows import prepared_cursor, table
+from core.orm_bypass import prepared_cursor, table
 from rooms.models import CallSession, ParticipantSession, Room
 from tests.factories import InvitationFactory, RoomFactory
 from tests.webhooks.conftest import WebhookPoster, event_body, participant_info, room_info
@@ -92,7 +92,7 @@ def test_the_event_flow_runs_on_prepared_statements(app_client, client, settings
         assert poster.post(body).status_code == 200
         assert inbound_event_process(event_id=InboundEvent.objects.latest("pk").pk) == "done"
     prepared = _prepared()
-    assert any(sql.startswith("INSERT INTO webhooks_inboundevent ") for sql in prepared), prepared
+    assert any(sql.startswith('INSERT INTO "webhooks_inboundevent" ') for sql in prepared), prepared
     assert any("FOR UPDATE OF e SKIP LOCKED FOR UPDATE OF r" in sql for sql in prepared), prepared
     assert any(sql.startswith('INSERT INTO "rooms_participantsession"') for sql in prepared), prepared
     assert ParticipantSession.objects.filter(call_session__provider_session_id="RM_prep").count() == 2
@@ -104,8 +104,8 @@ def test_join_link_redemption_runs_on_prepared_statements(anon_client):
     statuses = [anon_client.post(f"/api/v1/join/{invitation.secret}").status_code for _ in range(3)]
     assert statuses == [200, 200, 410]  # max_uses still holds: the counting UPDATE's condition
     prepared = _prepared()
-    assert any(" WHERE i.secret_hash = $1" in sql for sql in prepared), prepared
-    assert any(sql.startswith("WITH guard AS (UPDATE tokens_invitation SET uses") for sql in prepared), prepared
+    assert any(' WHERE i."secret_hash" = $1' in sql for sql in prepared), prepared
+    assert any(sql.startswith('WITH guard AS (UPDATE "tokens_invitation" SET "uses"') for sql in prepared), prepared
     assert Invitation.objects.get(pk=invitation.pk).uses == 2
     rows = AuditEvent.objects.filter(action="token.issue", actor_type="link", actor_id=str(invitation.pk))
     assert rows.count() == 2  # and the refused third redemption wrote none

@@ -1,4 +1,4 @@
-"""core.rows: the precompiled statements of the event flow read and write exactly what the ORM
+"""core.orm_bypass: the precompiled statements of the event flow read and write exactly what the ORM
 would, on PostgreSQL here and on SQLite (the embedded default) in a subprocess."""
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import IntegrityError, connection, models, transaction
+from django.test.utils import CaptureQueriesContext, isolate_apps
+from django.utils import timezone
 
 from access.models import Invitation
-from core.rows import table
+from core.models import AuditEvent
+from core.orm_bypass import Table, asc, conflict_target, desc, insert_row, table
 from rooms.models import CallSession, Room
 from tests.factories import RoomFactory
 
@@ -46,9 +48,9 @@ def test_lookup_by_model_instance_and_order_by(app_client):
     newer = Invitation.objects.create(room=room, role="host", identity="pat", secret_hash="b" * 64)
     Invitation.objects.filter(pk=newer.pk).update(created_at=older.created_at + timedelta(seconds=5))
     invitations = table(Invitation)
-    assert invitations.get(room=room, identity="pat", order_by="created_at DESC").pk == newer.pk
-    assert invitations.get(room_id=room.pk, identity="pat", order_by="created_at ASC").pk == older.pk
-    assert invitations.get(room=room, identity="pat", order_by="revoked_at DESC NULLS LAST").pk == older.pk
+    assert invitations.get(room=room, identity="pat", order_by=(desc("created_at"),)).pk == newer.pk
+    assert invitations.get(room_id=room.pk, identity="pat", order_by=(asc("created_at"),)).pk == older.pk
+    assert invitations.get(room=room, identity="pat", order_by=(desc("revoked_at", nulls_first=False),)).pk == older.pk
     assert invitations.get(room=room, identity="nobody") is None
 
 
@@ -65,6 +67,81 @@ def test_insert_writes_once_and_reports_a_conflict_without_an_exception(app_clie
         assert CallSession.objects.count() == 1
     stored = CallSession.objects.get()
     assert stored.pk == first.pk and stored.started_at == T0 and stored.created_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_insert_yields_only_to_its_conflict_target_and_raises_on_any_other_unique_violation(app_client):
+    room = RoomFactory(application=app_client.application)
+    links = table(Invitation)  # its one unconditional unique constraint: secret_hash
+    first = Invitation(room=room, role="guest", display_name="Pat", identity="pat", secret_hash="c" * 64)
+    assert links.insert(first) is True
+    same_secret = Invitation(room=room, role="guest", display_name="Pat", identity="sam", secret_hash="c" * 64)
+    assert links.insert(same_secret) is False
+    # Another active link of the same identity: the partial unique constraint, not the target.
+    same_identity = Invitation(room=room, role="guest", display_name="Pat", identity="pat", secret_hash="d" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        links.insert(same_identity)
+    sessions = table(CallSession)
+    session = CallSession(room=room, provider_session_id="RM_k", started_at=T0, last_seen_at=T0)
+    assert sessions.insert(session, on_conflict=("provider_session_id", "room")) is True
+    same_key = CallSession(pk=session.pk, room=room, provider_session_id="RM_other", started_at=T0, last_seen_at=T0)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sessions.insert(same_key)  # the primary key is not the target either
+    assert list(Invitation.objects.values_list("identity", flat=True)) == ["pat"]
+    assert list(CallSession.objects.values_list("provider_session_id", flat=True)) == ["RM_k"]
+
+
+@isolate_apps("rooms")
+def test_the_conflict_target_is_the_named_unique_constraint_or_the_only_one():
+    class TwoKeys(models.Model):  # noqa: DJ008 (a throwaway)
+        code = models.CharField(max_length=10, unique=True)
+        room = models.IntegerField()
+        name = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "rooms"
+            constraints = [models.UniqueConstraint(fields=["room", "name"], name="two_keys_room_name")]
+
+    assert conflict_target(TwoKeys, ("name", "room")) == ("room", "name")
+    assert conflict_target(TwoKeys, ["code"]) == ("code",)
+    with pytest.raises(ValueError, match="2 unique constraints: name the conflict target"):
+        conflict_target(TwoKeys)
+    with pytest.raises(ValueError, match="no unconditional unique constraint on"):
+        conflict_target(TwoKeys, ("name",))
+    assert conflict_target(CallSession) == ("room", "provider_session_id")
+    assert conflict_target(Invitation) == ("secret_hash",)  # its identity constraint is partial
+
+
+@pytest.mark.django_db
+def test_insert_row_runs_pre_save_as_table_insert_does(app_client):
+    before = timezone.now()
+    audit = AuditEvent(actor_type="system", action="test.pre_save", object_type="room", object_id="1")
+    audit.created_at = None  # auto_now_add: pre_save sets it, as save() would
+    assert insert_row(connection, audit) is True
+    room = RoomFactory(application=app_client.application)
+    session = CallSession(room=room, provider_session_id="RM_ps", started_at=T0, last_seen_at=T0)
+    session.created_at = session.updated_at = None
+    assert table(CallSession).insert(session) is True
+    for stored in (AuditEvent.objects.get(pk=audit.pk), CallSession.objects.get(pk=session.pk)):
+        assert before <= stored.created_at <= timezone.now()
+    assert audit.created_at == AuditEvent.objects.get(pk=audit.pk).created_at
+
+
+@isolate_apps("rooms")
+def test_order_terms_name_the_fields_columns():
+    class Bar(models.Model):  # noqa: DJ008 (a throwaway)
+        identity = models.CharField(max_length=10)
+        lifted_at = models.DateTimeField(null=True, db_column="lifted")
+
+        class Meta:
+            app_label = "rooms"
+
+    sql = Table(Bar)._select_sql(
+        "postgresql", ("identity",), (desc("lifted_at", nulls_first=True), asc("identity")), True, False
+    )
+    assert sql.endswith('WHERE "identity" = %s ORDER BY "lifted" DESC NULLS FIRST, "identity" ASC LIMIT 1 FOR UPDATE')
+    assert desc("x", nulls_first=False).sql('"x"') == '"x" DESC NULLS LAST'
+    assert asc("x").sql('"x"') == '"x" ASC'
 
 
 @pytest.mark.django_db
