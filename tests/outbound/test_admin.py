@@ -46,3 +46,18 @@ def test_a_failed_delivery_is_sent_again_from_the_admin_with_the_same_id(
     assert response.status_code == 302
     assert deliver_pending() == ["delivered"]
     assert [r.webhook_id for r in receiver.events()] == [delivery.event_id]
+
+
+def test_deliveries_are_shown_and_deletable_in_the_admin_but_never_added_or_changed(
+    client, django_user_model, app_client, subscribe
+):
+    created = subscribe()
+    app_client.post(f"/api/v1/webhook-endpoints/{created['id']}/test")
+    delivery = WebhookDelivery.objects.get()
+    admin = _superuser_client(client, django_user_model)
+    assert admin.get("/admin/outbound/webhookdelivery/add/").status_code == 403
+    page = admin.get(f"/admin/outbound/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200 and delivery.event_id in page.content.decode()
+    assert admin.post(f"/admin/outbound/webhookdelivery/{delivery.pk}/change/", {"attempts": 7}).status_code == 403
+    assert admin.post(f"/admin/outbound/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
