@@ -32,7 +32,7 @@ import psycopg
 
 from bench.cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
 from bench.stack import Stack
-from bench.webhooks import start_worker, stop_worker  # the event-flow bench's worker helpers
+from bench.webhooks import run_and_save, start_worker, stop_worker  # the event-flow bench's helpers
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
 
 TARGETS = {"throughput": ">= 300 deliveries/s per worker process", "lag": "p99 < 1000 ms at 100 changes/s"}
@@ -269,11 +269,7 @@ def report(result: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    result = run(args)
-    report(result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, default=str))
+    run_and_save(argv, parse_args=parse_args, run=run, report=report)
     return 0
 
 

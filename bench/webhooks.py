@@ -354,12 +354,18 @@ def _print_cpu(cpu: dict, main_tree: str) -> None:
         print(f"            note: other processes took {other:g}% of a core: figures understated")
 
 
-def main(argv: list[str]) -> int:
+def run_and_save(argv: list[str], *, parse_args, run, report) -> dict:
+    """A bench's command line: parse it, run, print the figures, write them as JSON to --output."""
     args = parse_args(argv)
     result = run(args)
     report(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def main(argv: list[str]) -> int:
+    result = run_and_save(argv, parse_args=parse_args, run=run, report=report)
     if result["ingest"]["errors"] > 0.01 * max(result["ingest"]["requests"], 1):
         print("more than 1% of webhook posts failed: the run is broken", file=sys.stderr)
         return 1
