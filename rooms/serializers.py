@@ -11,8 +11,9 @@ from providers.registry import KNOWN_PROVIDERS
 from rooms.models import RecordingPolicy, RoomStatus
 
 
-class RoomInputSerializer(StrictInputSerializer):
-    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
+# A room's settings: what an update may change, and what a create sets (RoomInputSerializer).
+# (Comments, not docstrings, on these three: a serializer's docstring becomes its schema description.)
+class RoomUpdateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     opens_at = BoundedDateTimeField(required=False, allow_null=True)
     closes_at = BoundedDateTimeField(required=False, allow_null=True)
@@ -22,6 +23,16 @@ class RoomInputSerializer(StrictInputSerializer):
         required=False, help_text="Hold guests in a lobby until a host or the application admits them."
     )
     metadata = JSONObjectField(required=False)
+
+
+# The caller's own id of a room, set once at creation; a base class so that it leads the create's
+# fields, as it always has in the schema.
+class RoomExternalIdSerializer(StrictInputSerializer):
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
+
+
+# A create: the external id, the room's settings, then what only a create takes.
+class RoomInputSerializer(RoomExternalIdSerializer, RoomUpdateSerializer):
     provider = serializers.ChoiceField(
         choices=KNOWN_PROVIDERS,
         required=False,
@@ -35,18 +46,6 @@ class RoomInputSerializer(StrictInputSerializer):
         if len(identities) != len(set(identities)):
             raise serializers.ValidationError("Participant identities must be distinct.", code="duplicate_identity")
         return value
-
-
-class RoomUpdateSerializer(StrictInputSerializer):
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    opens_at = BoundedDateTimeField(required=False, allow_null=True)
-    closes_at = BoundedDateTimeField(required=False, allow_null=True)
-    max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
-    recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
-    waiting_room = serializers.BooleanField(
-        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
-    )
-    metadata = JSONObjectField(required=False)
 
 
 class RoomFilterSerializer(QueryFilterSerializer):
