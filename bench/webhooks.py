@@ -168,6 +168,18 @@ def wait_drained(database_url: str, timeout: float) -> None:
             time.sleep(0.5)
 
 
+def worker_meter(stack: Stack, worker) -> CpuMeter:
+    """CPU of a worker and of the services it leans on (PostgreSQL, Redis)."""
+    return CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+
+
+def finished_span(database_url: str, sql: str) -> tuple:
+    """For `SELECT min(t), max(t), more...` over finished rows: (seconds from first to last, *more)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        first, last, *more = conn.execute(sql).fetchone()
+    return ((last - first).total_seconds(), *more)
+
+
 def percentiles(values: list[float]) -> dict:
     ordered = sorted(values)
     pick = loadgen._percentile
@@ -249,17 +261,16 @@ def run(args) -> dict:
         yardstick = reference_loop_seconds()
         counters.reset()
         worker = start_worker(stack, work / "worker.log", args.pool, args.concurrency)
-        cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+        cpu = worker_meter(stack, worker)
         cpu.start()
         try:
             wait_drained(stack.postgres.url, args.drain_timeout)
             worker_cpu = cpu.stop(requests=stored)
-            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
-                first, last, done = conn.execute(
-                    "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
-                    "WHERE status = 'done' /* bench-poll */"
-                ).fetchone()
-            seconds = (last - first).total_seconds()
+            seconds, done = finished_span(
+                stack.postgres.url,
+                "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
+                "WHERE status = 'done' /* bench-poll */",
+            )
             processing = {
                 "events": done,
                 "seconds": round(seconds, 2),
