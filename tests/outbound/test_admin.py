@@ -4,6 +4,7 @@ enabled again (audited), and a failed delivery can be sent again with the same w
 from __future__ import annotations
 
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from tests.admin_pages import assert_shown_and_deletable_but_never_added_or_changed
 from tests.outbound.conftest import deliver_pending
 
 
@@ -55,9 +56,6 @@ def test_deliveries_are_shown_and_deletable_in_the_admin_but_never_added_or_chan
     app_client.post(f"/api/v1/webhook-endpoints/{created['id']}/test")
     delivery = WebhookDelivery.objects.get()
     admin = _superuser_client(client, django_user_model)
-    assert admin.get("/admin/outbound/webhookdelivery/add/").status_code == 403
-    page = admin.get(f"/admin/outbound/webhookdelivery/{delivery.pk}/change/")
-    assert page.status_code == 200 and delivery.event_id in page.content.decode()
-    assert admin.post(f"/admin/outbound/webhookdelivery/{delivery.pk}/change/", {"attempts": 7}).status_code == 403
-    assert admin.post(f"/admin/outbound/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"}).status_code == 302
-    assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+    assert_shown_and_deletable_but_never_added_or_changed(
+        admin, "/admin/outbound/webhookdelivery/", delivery, delivery.event_id
+    )
