@@ -7,10 +7,9 @@ from rest_framework import serializers
 
 from access.models import LobbyStatus
 from access.roles import role_names
-from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, JSONObjectField, StrictInputSerializer
+from core.serializers import IDENTITY_PATTERN, BoundedDateTimeField, StrictInputSerializer
 from providers.registry import KNOWN_PROVIDERS
-from rooms.models import RecordingPolicy
-from rooms.serializers import RoomOutputSerializer
+from rooms.serializers import RoomExternalIdSerializer, RoomOutputSerializer, RoomUpdateSerializer
 
 
 class RoleField(serializers.CharField):
@@ -240,17 +239,8 @@ class RoomAttendanceSerializer(serializers.Serializer):
     results = AttendanceSerializer(many=True)
 
 
-class RoomInputSerializer(StrictInputSerializer):
-    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    opens_at = BoundedDateTimeField(required=False, allow_null=True)
-    closes_at = BoundedDateTimeField(required=False, allow_null=True)
-    max_participants = serializers.IntegerField(required=False, min_value=0, max_value=1000)
-    recording_policy = serializers.ChoiceField(choices=RecordingPolicy.choices, required=False)
-    waiting_room = serializers.BooleanField(
-        required=False, help_text="Hold guests in a lobby until a host or the application admits them."
-    )
-    metadata = JSONObjectField(required=False)
+# A create: the external id, the room's settings, then what only a create takes.
+class RoomInputSerializer(RoomExternalIdSerializer, RoomUpdateSerializer):
     provider = serializers.ChoiceField(
         choices=KNOWN_PROVIDERS,
         required=False,

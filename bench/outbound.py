@@ -32,7 +32,13 @@ import psycopg
 
 from bench.cpu import CpuMeter, reference_loop_seconds, wait_for_quiet
 from bench.stack import Stack
-from bench.webhooks import start_worker, stop_worker  # the event-flow bench's worker helpers
+from bench.webhooks import (  # the event-flow bench's helpers
+    finished_span,
+    run_and_save,
+    start_worker,
+    stop_worker,
+    worker_meter,
+)
 from tests.fakes.livekit_webhooks import new_guid, sign_webhook, webhook_body
 
 TARGETS = {"throughput": ">= 300 deliveries/s per worker process", "lag": "p99 < 1000 ms at 100 changes/s"}
@@ -171,17 +177,16 @@ def run(args) -> dict:
         busy_before = wait_for_quiet(max_wait_seconds=args.quiet_wait) if args.quiet_wait > 0 else None
         yardstick = reference_loop_seconds()
         worker = start_worker(stack, work / "worker.log", args.pool)
-        cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+        cpu = worker_meter(stack, worker)
         cpu.start()
         try:
             wait_drained(stack.postgres.url, args.drain_timeout, args.deliveries)
             used = cpu.stop(requests=args.deliveries)
-            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
-                first, last, delivered, attempts = conn.execute(
-                    "SELECT min(delivered_at), max(delivered_at), count(*), sum(attempts)"
-                    " FROM outbound_webhookdelivery WHERE status = 'delivered'"
-                ).fetchone()
-            seconds = (last - first).total_seconds()
+            seconds, delivered, attempts = finished_span(
+                stack.postgres.url,
+                "SELECT min(delivered_at), max(delivered_at), count(*), sum(attempts)"
+                " FROM outbound_webhookdelivery WHERE status = 'delivered'",
+            )
             throughput = {
                 "deliveries": delivered,
                 "attempts": attempts,
@@ -269,11 +274,7 @@ def report(result: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    result = run(args)
-    report(result)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2, default=str))
+    run_and_save(argv, parse_args=parse_args, run=run, report=report)
     return 0
 
 

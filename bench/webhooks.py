@@ -168,6 +168,18 @@ def wait_drained(database_url: str, timeout: float) -> None:
             time.sleep(0.5)
 
 
+def worker_meter(stack: Stack, worker) -> CpuMeter:
+    """CPU of a worker and of the services it leans on (PostgreSQL, Redis)."""
+    return CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+
+
+def finished_span(database_url: str, sql: str) -> tuple:
+    """For `SELECT min(t), max(t), more...` over finished rows: (seconds from first to last, *more)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        first, last, *more = conn.execute(sql).fetchone()
+    return ((last - first).total_seconds(), *more)
+
+
 def percentiles(values: list[float]) -> dict:
     ordered = sorted(values)
     pick = loadgen._percentile
@@ -249,17 +261,16 @@ def run(args) -> dict:
         yardstick = reference_loop_seconds()
         counters.reset()
         worker = start_worker(stack, work / "worker.log", args.pool, args.concurrency)
-        cpu = CpuMeter({"worker": worker.pid, "postgres": stack.postgres.process.pid, "redis": stack.redis.process.pid})
+        cpu = worker_meter(stack, worker)
         cpu.start()
         try:
             wait_drained(stack.postgres.url, args.drain_timeout)
             worker_cpu = cpu.stop(requests=stored)
-            with psycopg.connect(stack.postgres.url, autocommit=True) as conn:
-                first, last, done = conn.execute(
-                    "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
-                    "WHERE status = 'done' /* bench-poll */"
-                ).fetchone()
-            seconds = (last - first).total_seconds()
+            seconds, done = finished_span(
+                stack.postgres.url,
+                "SELECT min(processed_at), max(processed_at), count(*) FROM webhooks_inboundevent "
+                "WHERE status = 'done' /* bench-poll */",
+            )
             processing = {
                 "events": done,
                 "seconds": round(seconds, 2),
@@ -354,12 +365,18 @@ def _print_cpu(cpu: dict, main_tree: str) -> None:
         print(f"            note: other processes took {other:g}% of a core: figures understated")
 
 
-def main(argv: list[str]) -> int:
+def run_and_save(argv: list[str], *, parse_args, run, report) -> dict:
+    """A bench's command line: parse it, run, print the figures, write them as JSON to --output."""
     args = parse_args(argv)
     result = run(args)
     report(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def main(argv: list[str]) -> int:
+    result = run_and_save(argv, parse_args=parse_args, run=run, report=report)
     if result["ingest"]["errors"] > 0.01 * max(result["ingest"]["requests"], 1):
         print("more than 1% of webhook posts failed: the run is broken", file=sys.stderr)
         return 1

@@ -49,66 +49,66 @@ from rooms.views import (
 )
 from webhooks.views import webhook_receive
 
+
+def _lobby_decisions(view, name: str) -> list:
+    """lobby/{entry_id}/admit and .../deny: one view, told the decision its URL makes."""
+    return [
+        path(f"lobby/<uuid:entry_id>/{action}", view.as_view(decision=decision), name=f"{name}-{action}")
+        for action, decision in (("admit", "admitted"), ("deny", "denied"))
+    ]
+
+
+room = [
+    path("close", RoomCloseApi.as_view(), name="room-close"),
+    path("invitations", RoomInvitationsApi.as_view(), name="room-invitations"),
+    path("tokens", RoomTokenApi.as_view(), name="room-tokens"),
+    path("participants/<str:identity>/remove", ParticipantRemoveApi.as_view(), name="participant-remove"),
+    path("attendance", RoomAttendanceApi.as_view(), name="room-attendance"),
+    path("lobby", RoomLobbyApi.as_view(), name="room-lobby"),
+    *_lobby_decisions(RoomLobbyDecisionApi, "room-lobby"),
+    path("consents", RoomConsentsApi.as_view(), name="room-consents"),
+    path("recordings", RoomRecordingsApi.as_view(), name="room-recordings"),
+]
+
+join = [
+    path("consent", JoinConsentApi.as_view(), name="join-consent"),
+    path("events", join_events, name="join-events"),
+    path("telemetry", JoinTelemetryApi.as_view(), name="join-telemetry"),
+    *_lobby_decisions(JoinLobbyDecisionApi, "join-lobby"),
+]
+
+recording = [
+    path("stop", RecordingStopApi.as_view(), name="recording-stop"),
+    path("legal-hold", RecordingLegalHoldApi.as_view(), name="recording-legal-hold"),
+    path("playback", RecordingPlaybackApi.as_view(), name="recording-playback"),
+    path("download", RecordingDownloadApi.as_view(), name="recording-download"),
+]
+
+webhook_endpoint = [
+    path("rotate-secret", EndpointRotateSecretApi.as_view(), name="webhook-endpoint-rotate-secret"),
+    path("test", EndpointTestApi.as_view(), name="webhook-endpoint-test"),
+    path("deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("deliveries/<int:delivery_id>/retry", DeliveryRetryApi.as_view(), name="webhook-delivery-retry"),
+]
+
+# Each resource's sub-paths hang under its own path (include() of a list keeps every URL name).
 api_v1 = [
     path("rooms", RoomCollectionApi.as_view(), name="rooms"),
     path("rooms/<uuid:room_id>", RoomDetailApi.as_view(), name="room-detail"),
-    path("rooms/<uuid:room_id>/close", RoomCloseApi.as_view(), name="room-close"),
-    path("rooms/<uuid:room_id>/invitations", RoomInvitationsApi.as_view(), name="room-invitations"),
-    path("rooms/<uuid:room_id>/tokens", RoomTokenApi.as_view(), name="room-tokens"),
-    path(
-        "rooms/<uuid:room_id>/participants/<str:identity>/remove",
-        ParticipantRemoveApi.as_view(),
-        name="participant-remove",
-    ),
-    path("rooms/<uuid:room_id>/attendance", RoomAttendanceApi.as_view(), name="room-attendance"),
+    path("rooms/<uuid:room_id>/", include(room)),
     path("sessions", SessionListApi.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", SessionDetailApi.as_view(), name="session-detail"),
     path("invitations/<uuid:invitation_id>", InvitationDetailApi.as_view(), name="invitation-detail"),
     path("join/<str:secret>", JoinApi.as_view(), name="join"),
-    path("join/<str:secret>/consent", JoinConsentApi.as_view(), name="join-consent"),
-    path("join/<str:secret>/events", join_events, name="join-events"),
-    path("join/<str:secret>/telemetry", JoinTelemetryApi.as_view(), name="join-telemetry"),
-    *(
-        path(
-            f"join/<str:secret>/lobby/<uuid:entry_id>/{action}",
-            JoinLobbyDecisionApi.as_view(decision=decision),
-            name=f"join-lobby-{action}",
-        )
-        for action, decision in (("admit", "admitted"), ("deny", "denied"))
-    ),
-    path("rooms/<uuid:room_id>/lobby", RoomLobbyApi.as_view(), name="room-lobby"),
-    *(
-        path(
-            f"rooms/<uuid:room_id>/lobby/<uuid:entry_id>/{action}",
-            RoomLobbyDecisionApi.as_view(decision=decision),
-            name=f"room-lobby-{action}",
-        )
-        for action, decision in (("admit", "admitted"), ("deny", "denied"))
-    ),
+    path("join/<str:secret>/", include(join)),
     path("consent-notices", ConsentNoticesApi.as_view(), name="consent-notices"),
-    path("rooms/<uuid:room_id>/consents", RoomConsentsApi.as_view(), name="room-consents"),
-    path("rooms/<uuid:room_id>/recordings", RoomRecordingsApi.as_view(), name="room-recordings"),
     path("recordings", RecordingListApi.as_view(), name="recordings"),
     path("recordings/<uuid:recording_id>", RecordingDetailApi.as_view(), name="recording-detail"),
-    path("recordings/<uuid:recording_id>/stop", RecordingStopApi.as_view(), name="recording-stop"),
-    path("recordings/<uuid:recording_id>/legal-hold", RecordingLegalHoldApi.as_view(), name="recording-legal-hold"),
-    path("recordings/<uuid:recording_id>/playback", RecordingPlaybackApi.as_view(), name="recording-playback"),
-    path("recordings/<uuid:recording_id>/download", RecordingDownloadApi.as_view(), name="recording-download"),
+    path("recordings/<uuid:recording_id>/", include(recording)),
     path("audit-events", AuditEventListApi.as_view(), name="audit-events"),
     path("webhook-endpoints", EndpointCollectionApi.as_view(), name="webhook-endpoints"),
     path("webhook-endpoints/<uuid:endpoint_id>", EndpointDetailApi.as_view(), name="webhook-endpoint-detail"),
-    path(
-        "webhook-endpoints/<uuid:endpoint_id>/rotate-secret",
-        EndpointRotateSecretApi.as_view(),
-        name="webhook-endpoint-rotate-secret",
-    ),
-    path("webhook-endpoints/<uuid:endpoint_id>/test", EndpointTestApi.as_view(), name="webhook-endpoint-test"),
-    path("webhook-endpoints/<uuid:endpoint_id>/deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
-    path(
-        "webhook-endpoints/<uuid:endpoint_id>/deliveries/<int:delivery_id>/retry",
-        DeliveryRetryApi.as_view(),
-        name="webhook-delivery-retry",
-    ),
+    path("webhook-endpoints/<uuid:endpoint_id>/", include(webhook_endpoint)),
 ]
 
 urlpatterns = [

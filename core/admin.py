@@ -39,14 +39,19 @@ class ApplicationAPIKeyAdmin(APIKeyModelAdmin):
     list_filter = ("application",)
 
 
-class ReadOnlyAdminMixin:
-    """For append-only records: visible in the admin, never added, changed or deleted there."""
+class RecordAdminMixin:
+    """For rows the system writes (events, deliveries): visible in the admin, never added or
+    changed there; deleting stays allowed."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdminMixin(RecordAdminMixin):
+    """For append-only records: visible in the admin, never added, changed or deleted there."""
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -52,12 +52,29 @@ class ApplicationAPIKey(AbstractAPIKey):
         verbose_name_plural = "application API keys"
 
 
+class AppendOnlyModel(models.Model):
+    """Rows written once and kept: save() refuses updates and delete() refuses, with the model's
+    name in the message. The PostgreSQL trigger of a table's append-only migration refuses both
+    in the database too."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(f"{self._meta.verbose_name_plural} are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{self._meta.verbose_name_plural} are append-only")
+
+
 class AuditOutcome(models.TextChoices):
     ALLOWED = "allowed"
     DENIED = "denied"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """Append-only record of who did what to which object, and whether it was allowed.
 
     Rows are never updated or deleted by the application (save() refuses updates, delete()
@@ -85,11 +102,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_type}:{self.actor_id} {self.action} {self.outcome}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("audit events are append-only")

@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from core.admin import RecordAdminMixin
 from core.audit import AuditContext
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from outbound.services.delivery import webhook_delivery_retry
@@ -39,18 +40,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "event_type", "event_id", "endpoint", "status", "attempts", "last_status_code")
     list_filter = ("status", "event_type")
     search_fields = ("event_id",)
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     actions = ["retry"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Send selected deliveries again (same webhook id)")
     def retry(self, request, queryset):

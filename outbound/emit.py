@@ -33,21 +33,15 @@ def room_closed(room, *, reason: str, at) -> None:
 
 
 def participant_joined(room, participant) -> None:
-    webhook_event_emit(
-        room=room,
-        event_type=EventType.PARTICIPANT_JOINED,
-        data=lambda: participant_object(participant),
-        occurred_at=participant.joined_at,
-    )
+    _participant_event(room, participant, EventType.PARTICIPANT_JOINED, at=participant.joined_at)
 
 
 def participant_left(room, participant) -> None:
-    webhook_event_emit(
-        room=room,
-        event_type=EventType.PARTICIPANT_LEFT,
-        data=lambda: participant_object(participant),
-        occurred_at=participant.left_at,
-    )
+    _participant_event(room, participant, EventType.PARTICIPANT_LEFT, at=participant.left_at)
+
+
+def _participant_event(room, participant, event_type: EventType, *, at) -> None:
+    webhook_event_emit(room=room, event_type=event_type, data=lambda: participant_object(participant), occurred_at=at)
 
 
 def consent_recorded(room, event) -> None:

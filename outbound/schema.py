@@ -171,19 +171,8 @@ def _webhook(event_type: str) -> OpenApiWebhook:
     )
 
 
-# One name per webhook: drf-spectacular's WEBHOOKS setting imports each by its path.
-ROOM_OPENED = _webhook(EventType.ROOM_OPENED)
-ROOM_LIVE = _webhook(EventType.ROOM_LIVE)
-ROOM_CLOSED = _webhook(EventType.ROOM_CLOSED)
-PARTICIPANT_JOINED = _webhook(EventType.PARTICIPANT_JOINED)
-PARTICIPANT_LEFT = _webhook(EventType.PARTICIPANT_LEFT)
-ATTENDANCE_NO_SHOW = _webhook(EventType.ATTENDANCE_NO_SHOW)
-CONSENT_GRANTED = _webhook(EventType.CONSENT_GRANTED)
-CONSENT_WITHDRAWN = _webhook(EventType.CONSENT_WITHDRAWN)
-RECORDING_STARTED = _webhook(EventType.RECORDING_STARTED)
-RECORDING_READY = _webhook(EventType.RECORDING_READY)
-RECORDING_FAILED = _webhook(EventType.RECORDING_FAILED)
-RECORDING_DELETED = _webhook(EventType.RECORDING_DELETED)
+# drf-spectacular's WEBHOOKS setting imports this list by its path: one webhook per event type.
+WEBHOOKS = [_webhook(event_type) for event_type in EventType]
 
 assert PING not in CATALOGUE  # a ping is sent only on request, to one endpoint
 

@@ -30,15 +30,20 @@ from outbound.services.endpoints import (
     webhook_endpoint_update,
 )
 
-TAG = ["webhook-endpoints"]
+
+# The base of the views below: the schema lists their operations under one tag. (No docstring: a
+# view's docstring becomes its operations' description in the schema.)
+@extend_schema(tags=["webhook-endpoints"])
+class _WebhookEndpointsApi(APIView):
+    pass
 
 
 def _endpoint(request, endpoint_id):
     return webhook_endpoint_get(application=caller_application(request), endpoint_id=endpoint_id)
 
 
-class EndpointCollectionApi(APIView):
-    @extend_schema(operation_id="webhook_endpoints_list", tags=TAG, responses=paginated(EndpointOutputSerializer))
+class EndpointCollectionApi(_WebhookEndpointsApi):
+    @extend_schema(operation_id="webhook_endpoints_list", responses=paginated(EndpointOutputSerializer))
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(
@@ -48,7 +53,6 @@ class EndpointCollectionApi(APIView):
 
     @extend_schema(
         operation_id="webhook_endpoints_create",
-        tags=TAG,
         request=EndpointInputSerializer,
         responses={201: EndpointCreatedSerializer},
         description="Register a URL for signed events. The signing secret is in this response only. "
@@ -65,14 +69,13 @@ class EndpointCollectionApi(APIView):
         return Response(EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
-class EndpointDetailApi(APIView):
-    @extend_schema(operation_id="webhook_endpoints_retrieve", tags=TAG, responses=EndpointOutputSerializer)
+class EndpointDetailApi(_WebhookEndpointsApi):
+    @extend_schema(operation_id="webhook_endpoints_retrieve", responses=EndpointOutputSerializer)
     def get(self, request, endpoint_id):
         return Response(EndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhook_endpoints_update",
-        tags=TAG,
         request=EndpointUpdateSerializer,
         responses=EndpointOutputSerializer,
         description="Change the URL, events, description, or enable it again (clears disabled_reason).",
@@ -86,16 +89,15 @@ class EndpointDetailApi(APIView):
         )
         return Response(EndpointOutputSerializer(endpoint).data)
 
-    @extend_schema(operation_id="webhook_endpoints_delete", tags=TAG, responses={204: None})
+    @extend_schema(operation_id="webhook_endpoints_delete", responses={204: None})
     def delete(self, request, endpoint_id):
         webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id), audit=AuditContext.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EndpointRotateSecretApi(APIView):
+class EndpointRotateSecretApi(_WebhookEndpointsApi):
     @extend_schema(
         operation_id="webhook_endpoints_rotate_secret",
-        tags=TAG,
         request=None,
         responses=SecretRotatedSerializer,
         description="Issue a new signing secret; the previous one keeps signing alongside it for the grace period.",
@@ -107,10 +109,9 @@ class EndpointRotateSecretApi(APIView):
         return Response(SecretRotatedSerializer(endpoint).data)
 
 
-class EndpointTestApi(APIView):
+class EndpointTestApi(_WebhookEndpointsApi):
     @extend_schema(
         operation_id="webhook_endpoints_test",
-        tags=TAG,
         request=None,
         responses={202: DeliveryOutputSerializer},
         description="Queue a `ping` event to this endpoint; follow it in its deliveries.",
@@ -120,10 +121,9 @@ class EndpointTestApi(APIView):
         return Response(DeliveryOutputSerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DeliveryListApi(APIView):
+class DeliveryListApi(_WebhookEndpointsApi):
     @extend_schema(
         operation_id="webhook_deliveries_list",
-        tags=TAG,
         parameters=[DeliveryFilterSerializer],
         responses=paginated(DeliveryOutputSerializer),
     )
@@ -137,10 +137,9 @@ class DeliveryListApi(APIView):
         return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
 
 
-class DeliveryRetryApi(APIView):
+class DeliveryRetryApi(_WebhookEndpointsApi):
     @extend_schema(
         operation_id="webhook_deliveries_retry",
-        tags=TAG,
         request=None,
         responses={202: DeliveryOutputSerializer},
         description="Send a delivered or failed delivery again now, with the same webhook-id (409 when pending).",

@@ -58,22 +58,22 @@ WEBHOOK_TOKEN_MAX_VALIDITY = 5 * 60 + 120
 _RETRYABLE_CODES = {"unavailable", "internal", "unknown", "deadline_exceeded", "resource_exhausted", "aborted"}
 
 
+def _rescheme(url: str, schemes: Mapping[str, str]) -> str:
+    """`url` with its scheme replaced by the one `schemes` maps it to; unchanged if not listed."""
+    for old, new in schemes.items():
+        if url.startswith(old):
+            return new + url.removeprefix(old)
+    return url
+
+
 def client_url(api_url: str) -> str:
     """The URL browsers connect to: LiveKit's API URL with an ws(s) scheme."""
-    if api_url.startswith("https://"):
-        return "wss://" + api_url.removeprefix("https://")
-    if api_url.startswith("http://"):
-        return "ws://" + api_url.removeprefix("http://")
-    return api_url
+    return _rescheme(api_url, {"https://": "wss://", "http://": "ws://"})
 
 
 def api_url(configured_url: str) -> str:
     """The URL Convene calls for the server API: LiveKit's URL with an http(s) scheme."""
-    if configured_url.startswith("wss://"):
-        return "https://" + configured_url.removeprefix("wss://")
-    if configured_url.startswith("ws://"):
-        return "http://" + configured_url.removeprefix("ws://")
-    return configured_url
+    return _rescheme(configured_url, {"wss://": "https://", "ws://": "http://"})
 
 
 def _answered_recording(info: lk_egress.EgressInfo) -> ProviderRecording:

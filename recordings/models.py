@@ -11,7 +11,7 @@ import hashlib
 
 from django.db import models
 
-from core.models import Application, BaseModel
+from core.models import AppendOnlyModel, Application, BaseModel
 from providers.base import RecordingState
 from rooms.models import CallSession, Room
 
@@ -58,7 +58,7 @@ class ConsentMethod(models.TextChoices):
     VERBAL = "verbal_attested_by"
 
 
-class ConsentEvent(models.Model):
+class ConsentEvent(AppendOnlyModel):
     """One decision of one participant about recording in one room, against one notice version."""
 
     id = models.BigAutoField(primary_key=True)
@@ -85,14 +85,6 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity} {self.decision} v{self.notice_version}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("consent events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("consent events are append-only")
 
 
 class RecordingStatus(models.TextChoices):

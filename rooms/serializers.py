@@ -9,6 +9,8 @@ from core.serializers import BoundedDateTimeField, JSONObjectField, QueryFilterS
 from rooms.models import RecordingPolicy, RoomStatus
 
 
+# A room's settings: what an update may change, and what a create sets (access's RoomInputSerializer).
+# (Comments, not docstrings, on these: a serializer's docstring becomes its schema description.)
 class RoomUpdateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     opens_at = BoundedDateTimeField(required=False, allow_null=True)
@@ -19,6 +21,12 @@ class RoomUpdateSerializer(StrictInputSerializer):
         required=False, help_text="Hold guests in a lobby until a host or the application admits them."
     )
     metadata = JSONObjectField(required=False)
+
+
+# The caller's own id of a room, set once at creation; a base class so that it leads the create's
+# fields (access's RoomInputSerializer), as it always has in the schema.
+class RoomExternalIdSerializer(StrictInputSerializer):
+    external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
 
 
 class RoomFilterSerializer(QueryFilterSerializer):

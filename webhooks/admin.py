@@ -2,23 +2,18 @@
 
 from django.contrib import admin, messages
 
+from core.admin import RecordAdminMixin
 from webhooks.models import InboundEvent
 from webhooks.services import inbound_events_enqueue, inbound_events_replay
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(admin.ModelAdmin):
+class InboundEventAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = ("received_at", "provider", "kind", "provider_event_id", "status", "attempts", "room_name")
     list_filter = ("status", "provider", "kind")
     search_fields = ("provider_event_id", "room_name")
     readonly_fields = [f.name for f in InboundEvent._meta.fields]
     actions = ["reprocess"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request, queryset):

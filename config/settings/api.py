@@ -36,23 +36,7 @@ SPECTACULAR_SETTINGS = {
         "outbound.schema.webhooks_as_extension",
     ],
     # The payloads of webhooks out (outbound/schema.py), as `x-webhooks` in this OpenAPI 3.0 document.
-    "WEBHOOKS": [
-        f"outbound.schema.{name}"
-        for name in (
-            "ROOM_OPENED",
-            "ROOM_LIVE",
-            "ROOM_CLOSED",
-            "PARTICIPANT_JOINED",
-            "PARTICIPANT_LEFT",
-            "ATTENDANCE_NO_SHOW",
-            "CONSENT_GRANTED",
-            "CONSENT_WITHDRAWN",
-            "RECORDING_STARTED",
-            "RECORDING_READY",
-            "RECORDING_FAILED",
-            "RECORDING_DELETED",
-        )
-    ],
+    "WEBHOOKS": "outbound.schema.WEBHOOKS",
     "ENUM_NAME_OVERRIDES": {
         "RoomStatusEnum": "rooms.models.RoomStatus",
         "RecordingStatusEnum": "recordings.models.RecordingStatus",

@@ -64,32 +64,22 @@ else:
         "socket_timeout": 1,
         "max_retries": 0,
     }
+
+
+def _every(task: str, seconds: float) -> dict:
+    return {"task": task, "schedule": timedelta(seconds=seconds)}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "rooms-sweep-windows": {"task": "rooms.tasks.rooms_sweep_windows", "schedule": timedelta(minutes=1)},
-    "webhooks-sweep": {
-        "task": "webhooks.sweep_inbound_events",
-        "schedule": timedelta(seconds=CONVENE_EVENT_SWEEP_INTERVAL_SECONDS),
-    },
-    "recordings-retention": {
-        "task": "recordings.delete_expired_recordings",
-        "schedule": timedelta(seconds=CONVENE_RETENTION_INTERVAL_SECONDS),
-    },
-    "recordings-postprocess-sweep": {
-        "task": "recordings.sweep_postprocessing",
-        "schedule": timedelta(seconds=CONVENE_RECORDING_PROCESS_SWEEP_SECONDS),
-    },
-    "tokens-sweep-participant-removals": {
-        "task": "tokens.sweep_participant_removals",
-        "schedule": timedelta(seconds=CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS),
-    },
-    "outbound-sweep-deliveries": {
-        "task": "outbound.sweep_deliveries",
-        "schedule": timedelta(seconds=CONVENE_WEBHOOK_SWEEP_INTERVAL_SECONDS),
-    },
-    "outbound-report-no-shows": {"task": "outbound.report_no_shows", "schedule": timedelta(minutes=1)},
-    "webhooks-reconcile": {
-        "task": "webhooks.reconcile_providers",
-        "schedule": timedelta(seconds=CONVENE_RECONCILE_INTERVAL_SECONDS),
-    },
+    "rooms-sweep-windows": _every("rooms.tasks.rooms_sweep_windows", 60),
+    "webhooks-sweep": _every("webhooks.sweep_inbound_events", CONVENE_EVENT_SWEEP_INTERVAL_SECONDS),
+    "recordings-retention": _every("recordings.delete_expired_recordings", CONVENE_RETENTION_INTERVAL_SECONDS),
+    "recordings-postprocess-sweep": _every("recordings.sweep_postprocessing", CONVENE_RECORDING_PROCESS_SWEEP_SECONDS),
+    "tokens-sweep-participant-removals": _every(
+        "tokens.sweep_participant_removals", CONVENE_REMOVAL_SWEEP_INTERVAL_SECONDS
+    ),
+    "outbound-sweep-deliveries": _every("outbound.sweep_deliveries", CONVENE_WEBHOOK_SWEEP_INTERVAL_SECONDS),
+    "outbound-report-no-shows": _every("outbound.report_no_shows", 60),
+    "webhooks-reconcile": _every("webhooks.reconcile_providers", CONVENE_RECONCILE_INTERVAL_SECONDS),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -4,6 +4,7 @@ enabled again (audited), and a failed delivery can be sent again with the same w
 from __future__ import annotations
 
 from outbound.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from tests.admin_pages import assert_shown_and_deletable_but_never_added_or_changed
 from tests.outbound.conftest import deliver_pending
 
 
@@ -46,3 +47,15 @@ def test_a_failed_delivery_is_sent_again_from_the_admin_with_the_same_id(
     assert response.status_code == 302
     assert deliver_pending() == ["delivered"]
     assert [r.webhook_id for r in receiver.events()] == [delivery.event_id]
+
+
+def test_deliveries_are_shown_and_deletable_in_the_admin_but_never_added_or_changed(
+    client, django_user_model, app_client, subscribe
+):
+    created = subscribe()
+    app_client.post(f"/api/v1/webhook-endpoints/{created['id']}/test")
+    delivery = WebhookDelivery.objects.get()
+    admin = _superuser_client(client, django_user_model)
+    assert_shown_and_deletable_but_never_added_or_changed(
+        admin, "/admin/outbound/webhookdelivery/", delivery, delivery.event_id
+    )
