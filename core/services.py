@@ -22,7 +22,7 @@ from rest_framework.settings import api_settings
 from core.errors import Forbidden, ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.orm_bypass import insert_row
-from core.selectors import applications_of, is_reviewer, reviewed_applications
+from core.selectors import applications_of, filter_given, is_reviewer, reviewed_applications
 
 if TYPE_CHECKING:  # core.audit builds on request_ip here
     from core.audit import AuditContext
@@ -177,9 +177,4 @@ def audit_event_list(*, caller, audit: AuditContext, object_id: str = "", action
     # A read of the log, not of the object it was filtered on: filtering by that object's id must
     # not list this row among the object's events.
     audit_record_each_or_refuse(scope, details={"filters": {"object_id": object_id, "action": action}}, **row)
-    events = AuditEvent.objects.filter(application__in=scope)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if action:
-        events = events.filter(action=action)
-    return events
+    return filter_given(AuditEvent.objects.filter(application__in=scope), object_id=object_id, action=action)
