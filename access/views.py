@@ -49,7 +49,7 @@ from core.audit import AuditContext
 from core.auth import caller_application
 from core.errors import Gone, PayloadTooLarge
 from core.pagination import paginated_response
-from core.schema import paginated
+from core.schema import list_schema
 from core.throttling import JoinTelemetryThrottle, JoinThrottled
 from recordings.selectors import consent_requirement
 from recordings.serializers import ConsentEventSerializer, LinkConsentInputSerializer
@@ -60,7 +60,7 @@ from rooms.views import RoomListApi
 
 
 class RoomInvitationsApi(APIView):
-    @extend_schema(operation_id="invitations_list", responses=paginated(InvitationOutputSerializer))
+    @list_schema("invitations_list", InvitationOutputSerializer)
     def get(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
         return paginated_response(request, self, invitation_list(room=room), InvitationOutputSerializer)

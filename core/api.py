@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from core.audit import AuditContext
 from core.pagination import paginated_response
-from core.schema import paginated
+from core.schema import list_schema
 from core.serializers import AuditEventSerializer, AuditFilterSerializer
 from core.services import audit_event_list
 
@@ -16,9 +15,7 @@ from core.services import audit_event_list
 class AuditEventListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=paginated(AuditEventSerializer)
-    )
+    @list_schema("audit_events_list", AuditEventSerializer, filters=AuditFilterSerializer)
     def get(self, request):
         filters = AuditFilterSerializer.validated(request.query_params)
         events = audit_event_list(caller=request.user, audit=AuditContext.from_request(request), **filters)

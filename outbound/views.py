@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import paginated_response
-from core.schema import paginated
+from core.schema import list_schema
 from outbound.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from outbound.serializers import (
     DeliveryFilterSerializer,
@@ -43,7 +43,7 @@ def _endpoint(request, endpoint_id):
 
 
 class EndpointCollectionApi(_WebhookEndpointsApi):
-    @extend_schema(operation_id="webhook_endpoints_list", responses=paginated(EndpointOutputSerializer))
+    @list_schema("webhook_endpoints_list", EndpointOutputSerializer)
     def get(self, request):
         endpoints = webhook_endpoint_list(application=caller_application(request))
         return paginated_response(request, self, endpoints, EndpointOutputSerializer)
@@ -115,11 +115,7 @@ class EndpointTestApi(_WebhookEndpointsApi):
 
 
 class DeliveryListApi(_WebhookEndpointsApi):
-    @extend_schema(
-        operation_id="webhook_deliveries_list",
-        parameters=[DeliveryFilterSerializer],
-        responses=paginated(DeliveryOutputSerializer),
-    )
+    @list_schema("webhook_deliveries_list", DeliveryOutputSerializer, filters=DeliveryFilterSerializer)
     def get(self, request, endpoint_id):
         endpoint = _endpoint(request, endpoint_id)
         filters = DeliveryFilterSerializer.validated(request.query_params)

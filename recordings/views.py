@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import paginated_response
-from core.schema import paginated
+from core.schema import list_schema
 from recordings.models import StopReason
 from recordings.selectors import consent_notice_list, recording_get, room_consents
 from recordings.serializers import (
@@ -35,7 +35,7 @@ from rooms.selectors import room_get
 
 
 class ConsentNoticesApi(APIView):
-    @extend_schema(operation_id="consent_notices_list", responses=paginated(ConsentNoticeSerializer))
+    @list_schema("consent_notices_list", ConsentNoticeSerializer)
     def get(self, request):
         notices = consent_notice_list(application=caller_application(request))
         return paginated_response(request, self, notices, ConsentNoticeSerializer)
@@ -94,9 +94,7 @@ class RecordingStopApi(APIView):
 class RecordingListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        operation_id="recordings_list", parameters=[RecordingFilterSerializer], responses=paginated(RecordingSerializer)
-    )
+    @list_schema("recordings_list", RecordingSerializer, filters=RecordingFilterSerializer)
     def get(self, request):
         filters = RecordingFilterSerializer.validated(request.query_params)
         recordings = review.recording_review_list(

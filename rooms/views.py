@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from core.audit import AuditContext
 from core.auth import caller_application
 from core.pagination import paginated_response
-from core.schema import paginated
+from core.schema import list_schema
 from rooms.models import CloseReason
 from rooms.selectors import room_get, room_list, session_get, session_list
 from rooms.serializers import (
@@ -26,11 +26,7 @@ from rooms.services import room_close, room_update, telemetry_by_participant
 # GET /api/v1/rooms; access.views.RoomCollectionApi adds the create (a room with its join links).
 # (A comment, not a docstring: drf-spectacular would publish a docstring as the operation's description.)
 class RoomListApi(APIView):
-    @extend_schema(
-        operation_id="rooms_list",
-        parameters=[RoomFilterSerializer],
-        responses=paginated(RoomOutputSerializer),
-    )
+    @list_schema("rooms_list", RoomOutputSerializer, filters=RoomFilterSerializer)
     def get(self, request):
         filters = RoomFilterSerializer.validated(request.query_params)
         rooms = room_list(application=caller_application(request), **filters)
@@ -63,9 +59,7 @@ class RoomCloseApi(APIView):
 
 
 class SessionListApi(APIView):
-    @extend_schema(
-        operation_id="sessions_list", parameters=[SessionFilterSerializer], responses=paginated(SessionOutputSerializer)
-    )
+    @list_schema("sessions_list", SessionOutputSerializer, filters=SessionFilterSerializer)
     def get(self, request):
         filters = SessionFilterSerializer.validated(request.query_params)
         sessions = session_list(application=caller_application(request), **filters)
