@@ -48,8 +48,8 @@ from access.services import (
 from core.audit import AuditContext
 from core.auth import caller_application
 from core.errors import Gone, PayloadTooLarge
-from core.pagination import Pagination
-from core.schema import paginated
+from core.pagination import paginated_response
+from core.schema import list_schema
 from core.throttling import JoinTelemetryThrottle, JoinThrottled
 from recordings.selectors import consent_requirement
 from recordings.serializers import ConsentEventSerializer, LinkConsentInputSerializer
@@ -60,12 +60,10 @@ from rooms.views import RoomListApi
 
 
 class RoomInvitationsApi(APIView):
-    @extend_schema(operation_id="invitations_list", responses=paginated(InvitationOutputSerializer))
+    @list_schema("invitations_list", InvitationOutputSerializer)
     def get(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(invitation_list(room=room), request, view=self)
-        return paginator.get_paginated_response(InvitationOutputSerializer(page, many=True).data)
+        return paginated_response(request, self, invitation_list(room=room), InvitationOutputSerializer)
 
     @extend_schema(
         operation_id="invitations_create",
@@ -74,11 +72,8 @@ class RoomInvitationsApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        serializer = InvitationInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        invitation, secret = invitation_create(
-            room=room, audit=AuditContext.from_request(request), **serializer.validated_data
-        )
+        data = InvitationInputSerializer.validated(request.data)
+        invitation, secret = invitation_create(room=room, audit=AuditContext.from_request(request), **data)
         return Response(created_invitation_data(invitation, invitation_url(secret)), status=status.HTTP_201_CREATED)
 
 
@@ -103,9 +98,8 @@ class RoomTokenApi(APIView):
     @extend_schema(operation_id="tokens_issue", request=TokenInputSerializer, responses={200: CredentialsSerializer})
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        serializer = TokenInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = token_issue(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
+        data = TokenInputSerializer.validated(request.data)
+        issued = token_issue(room=room, audit=AuditContext.from_request(request), **data)
         return Response(credentials_data(issued))
 
 
@@ -128,17 +122,22 @@ class ParticipantRemoveApi(APIView):
         return Response({"removed": removed})
 
 
-class JoinApi(JoinThrottled, APIView):
-    """Public: a join link's secret is the only credential."""
-
+# The base of the public /join/{secret}... views: the link's secret is the only credential, so
+# neither authentication nor permission; throttled per link. (No docstring: a view's docstring
+# becomes its operations' description in the schema.)
+@extend_schema(auth=[])
+class _PublicJoinApi(JoinThrottled, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+
+class JoinApi(_PublicJoinApi):
+    """Public: a join link's secret is the only credential."""
 
     @extend_schema(
         operation_id="join_redeem",
         request=None,
         responses={200: JoinCredentialsSerializer, 202: JoinWaitingSerializer},
-        auth=[],
         description="Credentials for the link's holder; in a room with a waiting room, a guest not yet let in "
         "gets 202 with their lobby entry instead (and 403 lobby_denied once turned away).",
     )
@@ -152,18 +151,15 @@ class JoinApi(JoinThrottled, APIView):
         return Response({**credentials_data(issued), "consent": consent})
 
 
-class JoinTelemetryApi(JoinThrottled, APIView):
+class JoinTelemetryApi(_PublicJoinApi):
     """Public: the join page reports what the browser sees of the call."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
     throttle_classes = [JoinTelemetryThrottle]
 
     @extend_schema(
         operation_id="join_telemetry",
         request=TelemetryInputSerializer,
         responses={202: TelemetryAcceptedSerializer},
-        auth=[],
         description="Connection states, ICE failures, candidate types and stats summaries from the join page, "
         "kept per connection and summarised per participant in GET /sessions/{id}. At most "
         "CONVENE_TELEMETRY_MAX_BYTES per body and CONVENE_TELEMETRY_RATE_LIMIT per link.",
@@ -174,9 +170,7 @@ class JoinTelemetryApi(JoinThrottled, APIView):
         invitation = invitation_by_secret(secret=secret)
         if invitation.revoked_at is not None:
             raise Gone("This link has been revoked.", code="link_revoked")
-        serializer = TelemetryInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = TelemetryInputSerializer.validated(request.data)
         telemetry_record(
             room=invitation.room,
             identity=invitation.identity,
@@ -209,14 +203,12 @@ class RoomLobbyDecisionApi(APIView):
         return Response(LobbyEntrySerializer(entry).data)
 
 
-class JoinLobbyDecisionApi(JoinThrottled, APIView):
+class JoinLobbyDecisionApi(_PublicJoinApi):
     """Public: a host's link lets a guest in, or turns them away, from the host's join page."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
     decision = ""
 
-    @extend_schema(request=None, responses=LobbyEntrySerializer, auth=[])
+    @extend_schema(request=None, responses=LobbyEntrySerializer)
     def post(self, request, secret, entry_id):
         host = invitation_by_secret(secret=secret)
         entry = lobby_entry_decide(
@@ -246,12 +238,11 @@ class RoomCollectionApi(RoomListApi):
         "room with 200 (its join links are not shown again).",
     )
     def post(self, request):
-        serializer = RoomInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = RoomInputSerializer.validated(request.data)
         room, created, links = room_create_with_links(
             application=caller_application(request),
             audit=AuditContext.from_request(request),
-            **serializer.validated_data,
+            **data,
         )
         body = {
             **RoomOutputSerializer(room).data,
@@ -260,23 +251,16 @@ class RoomCollectionApi(RoomListApi):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class JoinConsentApi(JoinThrottled, APIView):
+class JoinConsentApi(_PublicJoinApi):
     """Public: a link holder records their own decision."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="join_consent",
         request=LinkConsentInputSerializer,
         responses={201: ConsentEventSerializer},
-        auth=[],
     )
     def post(self, request, secret):
         invitation = invitation_by_secret(secret=secret)
-        serializer = LinkConsentInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        event = consent_record_by_link(
-            invitation=invitation, audit=AuditContext.from_request(request), **serializer.validated_data
-        )
+        data = LinkConsentInputSerializer.validated(request.data)
+        event = consent_record_by_link(invitation=invitation, audit=AuditContext.from_request(request), **data)
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)

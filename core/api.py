@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from core.audit import AuditContext
-from core.pagination import Pagination
-from core.schema import paginated
+from core.pagination import paginated_response
+from core.schema import list_schema
 from core.serializers import AuditEventSerializer, AuditFilterSerializer
 from core.services import audit_event_list
 
@@ -16,18 +15,8 @@ from core.services import audit_event_list
 class AuditEventListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        operation_id="audit_events_list", parameters=[AuditFilterSerializer], responses=paginated(AuditEventSerializer)
-    )
+    @list_schema("audit_events_list", AuditEventSerializer, filters=AuditFilterSerializer)
     def get(self, request):
-        filters = AuditFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        events = audit_event_list(
-            caller=request.user,
-            audit=AuditContext.from_request(request),
-            object_id=filters.validated_data.get("object_id", ""),
-            action=filters.validated_data.get("action", ""),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        filters = AuditFilterSerializer.validated(request.query_params)
+        events = audit_event_list(caller=request.user, audit=AuditContext.from_request(request), **filters)
+        return paginated_response(request, self, events, AuditEventSerializer)

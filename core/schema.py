@@ -5,7 +5,7 @@ properties (the API refuses them)."""
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
 ERROR_STATUSES = {
@@ -62,6 +62,15 @@ def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Ser
             "previous": serializers.URLField(allow_null=True),
             "results": serializer_class(many=True),
         },
+    )
+
+
+def list_schema(operation_id: str, serializer_class: type[serializers.Serializer], filters=None):
+    """extend_schema for a list endpoint (its view answers with core.pagination.paginated_response):
+    its query-string filters (a QueryFilterSerializer, limit and offset included) as parameters, the
+    page of `serializer_class` rows as the response."""
+    return extend_schema(
+        operation_id=operation_id, parameters=[filters] if filters else None, responses=paginated(serializer_class)
     )
 
 

@@ -1,4 +1,5 @@
-"""Reads owned by core: who reviews an application's recordings (and reads its audit log)."""
+"""Reads owned by core: who reviews an application's recordings (and reads its audit log); a
+list's optional filters."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ from django.db.models import QuerySet
 
 from core.auth import ApplicationPrincipal
 from core.models import Application
+
+
+def filter_given(queryset: QuerySet, **lookups) -> QuerySet:
+    """`queryset` narrowed by each lookup whose value was given (a list's optional filters): a
+    None, empty or zero value filters nothing."""
+    given = {lookup: value for lookup, value in lookups.items() if value}
+    return queryset.filter(**given) if given else queryset
+
 
 # The permission of the "Recording reviewers" group; a string, so core imports no app for it.
 REVIEW_PERMISSION = "recordings.review_recording"

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
@@ -54,11 +55,32 @@ class StrictInputSerializer(serializers.Serializer):
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
+    @classmethod
+    def validated(cls, data, **kwargs) -> dict[str, Any]:
+        """`data` (a body or a query string) validated, or the 400 core.errors renders: what a
+        view hands its service."""
+        serializer = cls(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
 
 class QueryFilterSerializer(StrictInputSerializer):
-    """Query-string filters: unknown parameters are refused, text is converted."""
+    """Query-string filters of a list endpoint: unknown parameters are refused, text is
+    converted; every such list is paginated (core.pagination), so its limit and offset are here.
+    A field's source is the name of the list selector's argument it fills."""
 
     json_types = False
+    limit = serializers.IntegerField(required=False, min_value=1)
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+    @classmethod
+    def validated(cls, data, **kwargs) -> dict[str, Any]:
+        """The filters given, as the list selector's arguments: limit and offset are checked here
+        but read by the paginator."""
+        filters = super().validated(data, **kwargs)
+        filters.pop("limit", None)
+        filters.pop("offset", None)
+        return filters
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
@@ -140,5 +162,3 @@ class AuditEventSerializer(serializers.Serializer):
 class AuditFilterSerializer(QueryFilterSerializer):
     object_id = serializers.CharField(required=False, max_length=100)
     action = serializers.CharField(required=False, max_length=60)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)

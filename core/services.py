@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
+from django.utils.text import camel_case_to_spaces
 from rest_framework.settings import api_settings
 
 from core.errors import Forbidden, ServiceUnavailable
 from core.models import Application, ApplicationAPIKey, AuditEvent, AuditOutcome
 from core.orm_bypass import insert_row
-from core.selectors import applications_of, is_reviewer, reviewed_applications
+from core.selectors import applications_of, filter_given, is_reviewer, reviewed_applications
 
 if TYPE_CHECKING:  # core.audit builds on request_ip here
     from core.audit import AuditContext
@@ -118,38 +119,38 @@ def audit_write(event: AuditEvent, *, only_if: tuple[str, list] | None = None) -
     return insert_row(connections[router.db_for_write(AuditEvent)], event, only_if=only_if)
 
 
-def audit_record(
-    *,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    application: Application | None,
-    audit: AuditContext,
-    outcome: str = AuditOutcome.ALLOWED,
-    actor: tuple[str, str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Write the audit row of an action in the caller's transaction; returns the saved row."""
-    event = audit_event(
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        application=application,
-        audit=audit,
-        outcome=outcome,
-        actor=actor,
-        details=details,
-    )
+def audit_record(**fields: Any) -> AuditEvent:
+    """Write the audit row of an action (audit_event's fields) in the caller's transaction;
+    returns the saved row."""
+    event = audit_event(**fields)
     audit_write(event)
     return event
 
 
-def audit_record_or_refuse(**fields: Any) -> AuditEvent:
-    """audit_record for an action that must not happen unaudited (every look at, change to or
-    deletion of a recording): a row that cannot be written refuses the action with 503
-    audit_unavailable, whichever layer the database error came from."""
+def audit_record_on(instance: Model, **fields: Any) -> AuditEvent:
+    """audit_record for an action on one model instance (fields: action, audit and optionally
+    outcome, actor, details). The row's object is the instance: its type the model's name in snake
+    case (Room "room", LobbyEntry "lobby_entry"), its id the pk; its application the instance's
+    own, or its room's for a model without one. Reading those costs a query when they are not
+    loaded: pass the instance whose application (or room) the caller has at hand."""
+    object_type, through_room = _audited_as(type(instance))
+    application = instance.room.application if through_room else instance.application
+    return audit_record(object_type=object_type, object_id=instance.pk, application=application, **fields)
+
+
+@functools.cache
+def _audited_as(model: type[Model]) -> tuple[str, bool]:
+    """A model's audit object type and whether its application is its room's (it has none of its own)."""
+    object_type = camel_case_to_spaces(model._meta.object_name).replace(" ", "_")
+    return object_type, not any(field.name == "application" for field in model._meta.concrete_fields)
+
+
+def audit_record_or_refuse(instance: Model | None = None, /, **fields: Any) -> AuditEvent:
+    """audit_record (audit_record_on, given an instance) for an action that must not happen
+    unaudited (every look at, change to or deletion of a recording): a row that cannot be written
+    refuses the action with 503 audit_unavailable, whichever layer the database error came from."""
     try:
-        return audit_record(**fields)
+        return audit_record(**fields) if instance is None else audit_record_on(instance, **fields)
     except DatabaseError as exc:
         raise ServiceUnavailable(
             "The audit log cannot be written, so this is refused.", code="audit_unavailable"
@@ -176,9 +177,4 @@ def audit_event_list(*, caller, audit: AuditContext, object_id: str = "", action
     # A read of the log, not of the object it was filtered on: filtering by that object's id must
     # not list this row among the object's events.
     audit_record_each_or_refuse(scope, details={"filters": {"object_id": object_id, "action": action}}, **row)
-    events = AuditEvent.objects.filter(application__in=scope)
-    if object_id:
-        events = events.filter(object_id=object_id)
-    if action:
-        events = events.filter(action=action)
-    return events
+    return filter_given(AuditEvent.objects.filter(application__in=scope), object_id=object_id, action=action)

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
+from core.selectors import filter_given
 from outbound.models import WebhookDelivery, WebhookEndpoint
 
 
@@ -21,8 +22,7 @@ def webhook_endpoint_get(*, application: Application, endpoint_id) -> WebhookEnd
 
 
 def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = None) -> QuerySet[WebhookDelivery]:
-    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).defer("payload")
-    return deliveries.filter(status=status) if status else deliveries
+    return filter_given(WebhookDelivery.objects.filter(endpoint=endpoint).defer("payload"), status=status)
 
 
 def webhook_delivery_get(*, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery:

@@ -55,8 +55,6 @@ class SecretRotatedSerializer(serializers.Serializer):
 
 class DeliveryFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
 
 
 class DeliveryOutputSerializer(serializers.Serializer):

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from core.audit import AuditContext
 from core.auth import caller_application
-from core.pagination import Pagination
-from core.schema import paginated
+from core.pagination import paginated_response
+from core.schema import list_schema
 from outbound.selectors import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from outbound.serializers import (
     DeliveryFilterSerializer,
@@ -43,13 +43,10 @@ def _endpoint(request, endpoint_id):
 
 
 class EndpointCollectionApi(_WebhookEndpointsApi):
-    @extend_schema(operation_id="webhook_endpoints_list", responses=paginated(EndpointOutputSerializer))
+    @list_schema("webhook_endpoints_list", EndpointOutputSerializer)
     def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(
-            webhook_endpoint_list(application=caller_application(request)), request, view=self
-        )
-        return paginator.get_paginated_response(EndpointOutputSerializer(page, many=True).data)
+        endpoints = webhook_endpoint_list(application=caller_application(request))
+        return paginated_response(request, self, endpoints, EndpointOutputSerializer)
 
     @extend_schema(
         operation_id="webhook_endpoints_create",
@@ -59,12 +56,11 @@ class EndpointCollectionApi(_WebhookEndpointsApi):
         "A URL on a private, loopback or link-local address, or plain http://, is refused (400 url_not_allowed).",
     )
     def post(self, request):
-        serializer = EndpointInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = EndpointInputSerializer.validated(request.data)
         endpoint = webhook_endpoint_create(
             application=caller_application(request),
             audit=AuditContext.from_request(request),
-            **serializer.validated_data,
+            **data,
         )
         return Response(EndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -82,11 +78,8 @@ class EndpointDetailApi(_WebhookEndpointsApi):
     )
     def patch(self, request, endpoint_id):
         endpoint = _endpoint(request, endpoint_id)
-        serializer = EndpointUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        endpoint = webhook_endpoint_update(
-            endpoint=endpoint, audit=AuditContext.from_request(request), **serializer.validated_data
-        )
+        data = EndpointUpdateSerializer.validated(request.data, partial=True)
+        endpoint = webhook_endpoint_update(endpoint=endpoint, audit=AuditContext.from_request(request), **data)
         return Response(EndpointOutputSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhook_endpoints_delete", responses={204: None})
@@ -122,19 +115,12 @@ class EndpointTestApi(_WebhookEndpointsApi):
 
 
 class DeliveryListApi(_WebhookEndpointsApi):
-    @extend_schema(
-        operation_id="webhook_deliveries_list",
-        parameters=[DeliveryFilterSerializer],
-        responses=paginated(DeliveryOutputSerializer),
-    )
+    @list_schema("webhook_deliveries_list", DeliveryOutputSerializer, filters=DeliveryFilterSerializer)
     def get(self, request, endpoint_id):
         endpoint = _endpoint(request, endpoint_id)
-        filters = DeliveryFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        deliveries = webhook_delivery_list(endpoint=endpoint, status=filters.validated_data.get("status"))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
+        filters = DeliveryFilterSerializer.validated(request.query_params)
+        deliveries = webhook_delivery_list(endpoint=endpoint, **filters)
+        return paginated_response(request, self, deliveries, DeliveryOutputSerializer)
 
 
 class DeliveryRetryApi(_WebhookEndpointsApi):

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from core.models import Application
+from core.selectors import filter_given
 from recordings.models import ConsentDecision, ConsentEvent, ConsentNotice, Recording, RecordingStatus, notice_hash
 from rooms.models import PERSON_KINDS, ParticipantSession, RecordingPolicy, Room
 
@@ -64,11 +65,7 @@ def consent_missing(*, room: Room) -> tuple[list[str], list[ParticipantSession],
 
 def recording_list(*, applications: QuerySet[Application] | list[Application], room_id=None, status=None):
     recordings = Recording.objects.filter(room__application__in=applications).select_related("room")
-    if room_id:
-        recordings = recordings.filter(room_id=room_id)
-    if status:
-        recordings = recordings.filter(status=status)
-    return recordings
+    return filter_given(recordings, room_id=room_id, status=status)
 
 
 def recording_get(*, applications, recording_id) -> Recording:

@@ -70,10 +70,8 @@ class RoomConsentsSerializer(serializers.Serializer):
 
 
 class RecordingFilterSerializer(QueryFilterSerializer):
-    room = serializers.UUIDField(required=False)
+    room = serializers.UUIDField(required=False, source="room_id")
     status = serializers.ChoiceField(choices=RecordingStatus.choices, required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
 
 
 class RecordingSerializer(serializers.Serializer):

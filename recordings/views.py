@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from core.audit import AuditContext
 from core.auth import caller_application
-from core.pagination import Pagination
-from core.schema import paginated
+from core.pagination import paginated_response
+from core.schema import list_schema
 from recordings.models import StopReason
 from recordings.selectors import consent_notice_list, recording_get, room_consents
 from recordings.serializers import (
@@ -35,12 +35,10 @@ from rooms.selectors import room_get
 
 
 class ConsentNoticesApi(APIView):
-    @extend_schema(operation_id="consent_notices_list", responses=paginated(ConsentNoticeSerializer))
+    @list_schema("consent_notices_list", ConsentNoticeSerializer)
     def get(self, request):
         notices = consent_notice_list(application=caller_application(request))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(notices, request, view=self)
-        return paginator.get_paginated_response(ConsentNoticeSerializer(page, many=True).data)
+        return paginated_response(request, self, notices, ConsentNoticeSerializer)
 
     @extend_schema(
         operation_id="consent_notices_publish",
@@ -50,12 +48,11 @@ class ConsentNoticesApi(APIView):
         "already in force is answered with that notice and 200 (nothing new is published).",
     )
     def post(self, request):
-        serializer = ConsentNoticeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = ConsentNoticeInputSerializer.validated(request.data)
         notice, created = consent_notice_publish(
             application=caller_application(request),
             audit=AuditContext.from_request(request),
-            **serializer.validated_data,
+            **data,
         )
         return Response(
             ConsentNoticeSerializer(notice).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -73,9 +70,8 @@ class RoomConsentsApi(APIView):
     )
     def post(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        serializer = AppConsentInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        event = consent_record(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
+        data = AppConsentInputSerializer.validated(request.data)
+        event = consent_record(room=room, audit=AuditContext.from_request(request), **data)
         return Response(ConsentEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -98,21 +94,13 @@ class RecordingStopApi(APIView):
 class RecordingListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        operation_id="recordings_list", parameters=[RecordingFilterSerializer], responses=paginated(RecordingSerializer)
-    )
+    @list_schema("recordings_list", RecordingSerializer, filters=RecordingFilterSerializer)
     def get(self, request):
-        filters = RecordingFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = RecordingFilterSerializer.validated(request.query_params)
         recordings = review.recording_review_list(
-            caller=request.user,
-            audit=AuditContext.from_request(request),
-            room_id=filters.validated_data.get("room"),
-            status=filters.validated_data.get("status"),
+            caller=request.user, audit=AuditContext.from_request(request), **filters
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(recordings, request, view=self)
-        return paginator.get_paginated_response(RecordingSerializer(page, many=True).data)
+        return paginated_response(request, self, recordings, RecordingSerializer)
 
 
 class RecordingDetailApi(APIView):
@@ -142,13 +130,12 @@ class RecordingLegalHoldApi(APIView):
         operation_id="recordings_legal_hold", request=LegalHoldInputSerializer, responses=RecordingSerializer
     )
     def post(self, request, recording_id):
-        serializer = LegalHoldInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = LegalHoldInputSerializer.validated(request.data)
         recording = review.recording_review_legal_hold(
             caller=request.user,
             audit=AuditContext.from_request(request),
             recording_id=recording_id,
-            **serializer.validated_data,
+            **data,
         )
         return Response(RecordingSerializer(recording).data)
 

@@ -8,16 +8,12 @@ from django.db.models import Count, QuerySet
 
 from core.errors import ConveneError, Gone, NotFound
 from core.models import Application
+from core.selectors import filter_given
 from rooms.models import CallSession, ParticipantSession, Room, RoomStatus
 
 
 def room_list(*, application: Application, status: str | None = None, external_id: str | None = None) -> QuerySet[Room]:
-    rooms = Room.objects.filter(application=application)
-    if status:
-        rooms = rooms.filter(status=status)
-    if external_id:
-        rooms = rooms.filter(external_id=external_id)
-    return rooms
+    return filter_given(Room.objects.filter(application=application), status=status, external_id=external_id)
 
 
 def room_get(*, application: Application, room_id) -> Room:
@@ -64,13 +60,12 @@ def session_list(
     started_after: datetime | None = None,
     started_before: datetime | None = None,
 ) -> QuerySet[CallSession]:
-    sessions = CallSession.objects.filter(room__application=application).select_related("room")
-    if room_id:
-        sessions = sessions.filter(room_id=room_id)
-    if started_after:
-        sessions = sessions.filter(started_at__gte=started_after)
-    if started_before:
-        sessions = sessions.filter(started_at__lt=started_before)
+    sessions = filter_given(
+        CallSession.objects.filter(room__application=application).select_related("room"),
+        room_id=room_id,
+        started_at__gte=started_after,
+        started_at__lt=started_before,
+    )
     return sessions.annotate(participant_count=Count("participants"))
 
 

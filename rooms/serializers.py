@@ -32,8 +32,6 @@ class RoomExternalIdSerializer(StrictInputSerializer):
 class RoomFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=RoomStatus.choices, required=False)
     external_id = serializers.CharField(max_length=200, required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
 
 
 class RoomOutputSerializer(serializers.Serializer):
@@ -57,11 +55,9 @@ class RoomOutputSerializer(serializers.Serializer):
 
 
 class SessionFilterSerializer(QueryFilterSerializer):
-    room = serializers.UUIDField(required=False, help_text="Only sessions of this room.")
+    room = serializers.UUIDField(required=False, source="room_id", help_text="Only sessions of this room.")
     started_after = BoundedDateTimeField(required=False)
     started_before = BoundedDateTimeField(required=False)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    offset = serializers.IntegerField(required=False, min_value=0)
 
 
 class TrackOutputSerializer(serializers.Serializer):

@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from core.audit import AuditContext
 from core.auth import caller_application
-from core.pagination import Pagination
-from core.schema import paginated
+from core.pagination import paginated_response
+from core.schema import list_schema
 from rooms.models import CloseReason
 from rooms.selectors import room_get, room_list, session_get, session_list
 from rooms.serializers import (
@@ -26,22 +26,11 @@ from rooms.services import room_close, room_update, telemetry_by_participant
 # GET /api/v1/rooms; access.views.RoomCollectionApi adds the create (a room with its join links).
 # (A comment, not a docstring: drf-spectacular would publish a docstring as the operation's description.)
 class RoomListApi(APIView):
-    @extend_schema(
-        operation_id="rooms_list",
-        parameters=[RoomFilterSerializer],
-        responses=paginated(RoomOutputSerializer),
-    )
+    @list_schema("rooms_list", RoomOutputSerializer, filters=RoomFilterSerializer)
     def get(self, request):
-        filters = RoomFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rooms = room_list(
-            application=caller_application(request),
-            status=filters.validated_data.get("status"),
-            external_id=filters.validated_data.get("external_id"),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rooms, request, view=self)
-        return paginator.get_paginated_response(RoomOutputSerializer(page, many=True).data)
+        filters = RoomFilterSerializer.validated(request.query_params)
+        rooms = room_list(application=caller_application(request), **filters)
+        return paginated_response(request, self, rooms, RoomOutputSerializer)
 
 
 class RoomDetailApi(APIView):
@@ -52,9 +41,8 @@ class RoomDetailApi(APIView):
     @extend_schema(operation_id="rooms_update", request=RoomUpdateSerializer, responses=RoomOutputSerializer)
     def patch(self, request, room_id):
         room = room_get(application=caller_application(request), room_id=room_id)
-        serializer = RoomUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        room = room_update(room=room, audit=AuditContext.from_request(request), **serializer.validated_data)
+        data = RoomUpdateSerializer.validated(request.data, partial=True)
+        room = room_update(room=room, audit=AuditContext.from_request(request), **data)
         return Response(RoomOutputSerializer(room).data)
 
 
@@ -71,22 +59,11 @@ class RoomCloseApi(APIView):
 
 
 class SessionListApi(APIView):
-    @extend_schema(
-        operation_id="sessions_list", parameters=[SessionFilterSerializer], responses=paginated(SessionOutputSerializer)
-    )
+    @list_schema("sessions_list", SessionOutputSerializer, filters=SessionFilterSerializer)
     def get(self, request):
-        filters = SessionFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
-        sessions = session_list(
-            application=caller_application(request),
-            room_id=data.get("room"),
-            started_after=data.get("started_after"),
-            started_before=data.get("started_before"),
-        )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(sessions, request, view=self)
-        return paginator.get_paginated_response(SessionOutputSerializer(page, many=True).data)
+        filters = SessionFilterSerializer.validated(request.query_params)
+        sessions = session_list(application=caller_application(request), **filters)
+        return paginated_response(request, self, sessions, SessionOutputSerializer)
 
 
 class SessionDetailApi(APIView):

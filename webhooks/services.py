@@ -22,6 +22,7 @@ from django.utils import timezone
 
 import providers
 from core.orm_bypass import Insert, ModelRows, Uses, columns_of, hand_written, prepared_cursor, table
+from core.selectors import filter_given
 from core.taskqueue import publish_task
 from outbound.services.outbox import event_ids_derived_from
 from providers.base import BadPayload, NeutralEvent, ProviderRejected
@@ -250,13 +251,7 @@ def inbound_events_replay(
     statuses: list[str] | None = None,
 ) -> list[int]:
     """Put chosen events back to pending (default: the failed ones) and return their ids."""
-    selection = InboundEvent.objects.all()
-    if ids:
-        selection = selection.filter(pk__in=ids)
-    if since:
-        selection = selection.filter(received_at__gte=since)
-    if until:
-        selection = selection.filter(received_at__lt=until)
+    selection = filter_given(InboundEvent.objects.all(), pk__in=ids, received_at__gte=since, received_at__lt=until)
     if statuses or not ids:
         selection = selection.filter(status__in=statuses or [InboundEventStatus.FAILED])
     chosen = list(selection.order_by("occurred_at", "pk").values_list("pk", flat=True))

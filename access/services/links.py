@@ -41,7 +41,7 @@ from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
 from core.models import Application, AuditEvent
 from core.orm_bypass import Uses, columns_of, hand_written, prepared_cursor
-from core.services import audit_event, audit_record, audit_write
+from core.services import audit_event, audit_record_on, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError
 from rooms.models import Room, RoomStatus
 from rooms.selectors import room_assert_joinable
@@ -101,13 +101,8 @@ def invitation_create(
                 metadata=metadata,
                 secret_hash=hash_link_secret(secret),
             )
-            audit_record(
-                action="invitation.create",
-                object_type="invitation",
-                object_id=invitation.pk,
-                application=room.application,
-                audit=audit,
-                details={"room": str(room.pk), "role": role},
+            audit_record_on(
+                invitation, action="invitation.create", audit=audit, details={"room": str(room.pk), "role": role}
             )
     except IntegrityError:
         raise Conflict(
@@ -124,13 +119,7 @@ def invitation_revoke(*, invitation: Invitation, audit: AuditContext = SYSTEM) -
     with transaction.atomic():
         changed = Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=now)
         if changed:
-            audit_record(
-                action="invitation.revoke",
-                object_type="invitation",
-                object_id=invitation.pk,
-                application=invitation.room.application,
-                audit=audit,
-            )
+            audit_record_on(invitation, action="invitation.revoke", audit=audit)
             removal = participant_bar(
                 room=invitation.room, identity=invitation.identity, reason=RemovalReason.LINK_REVOKED, audit=audit
             )

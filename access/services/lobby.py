@@ -15,7 +15,7 @@ from django.utils import timezone
 from access.models import Invitation, LobbyEntry, LobbyStatus
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden, NotFound
-from core.services import audit_record
+from core.services import audit_record_on
 from rooms.models import Room
 
 
@@ -102,7 +102,7 @@ def lobby_entry_decide(
         changed = LobbyEntry.objects.filter(pk=entry_id, room=room, status=LobbyStatus.WAITING).update(
             status=decision, decided_at=now, decided_by=decided_by, updated_at=now
         )
-        entry = LobbyEntry.objects.filter(pk=entry_id, room=room).first()
+        entry = room.lobby_entries.filter(pk=entry_id).first()
         if entry is None:
             raise NotFound("No such lobby entry in this room.")
         if not changed and entry.status != decision:
@@ -112,11 +112,9 @@ def lobby_entry_decide(
                 details={"status": entry.status},
             )
         if changed:
-            audit_record(
+            audit_record_on(
+                entry,
                 action=f"lobby.{'admit' if decision == LobbyStatus.ADMITTED else 'deny'}",
-                object_type="lobby_entry",
-                object_id=entry.pk,
-                application=room.application,
                 audit=audit,
                 actor=actor,
                 details={"room": str(room.pk), "identity": entry.identity},

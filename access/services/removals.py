@@ -22,7 +22,7 @@ from access.roles import role_grants
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden
 from core.orm_bypass import desc, table
-from core.services import audit_record
+from core.services import audit_record_on
 from providers.base import NeutralEvent, ProviderError, ProviderNotFound, TrackSource
 from rooms.models import ParticipantSession, Room, RoomStatus
 from rooms.selectors import participant_ids_connected
@@ -79,13 +79,8 @@ def participant_bar(*, room: Room, identity: str, reason: str, audit: AuditConte
 
 
 def _audit_removal(removal: ParticipantRemoval, *, audit: AuditContext, details: dict) -> None:
-    audit_record(
-        action="participant.remove",
-        object_type="room",
-        object_id=removal.room_id,
-        application=removal.room.application,
-        audit=audit,
-        details={"identity": removal.identity, **details},
+    audit_record_on(
+        removal.room, action="participant.remove", audit=audit, details={"identity": removal.identity, **details}
     )
 
 
@@ -195,11 +190,9 @@ def participant_assert_admitted(
         with transaction.atomic():
             now = timezone.now()
             ParticipantRemoval.objects.filter(pk=removal.pk, lifted_at=None).update(lifted_at=now, updated_at=now)
-            audit_record(
+            audit_record_on(
+                room,
                 action="participant.readmit",
-                object_type="room",
-                object_id=room.pk,
-                application=room.application,
                 audit=audit,
                 details={"identity": identity, "reason": removal.reason},
             )
@@ -245,11 +238,9 @@ def participant_publish_check(*, room: Room, event: NeutralEvent) -> None:
     ):
         return None
     logger.warning("publish beyond role; disconnecting room=%s role=%s", room.pk, participant.role)
-    audit_record(
+    audit_record_on(
+        room,
         action="participant.disconnect",
-        object_type="room",
-        object_id=room.pk,
-        application=room.application,
         audit=_ROLE_ENFORCEMENT,
         details={"identity": participant.identity, "role": participant.role, "source": source},
     )

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.audit import SYSTEM, AuditContext
 from core.models import Application
-from core.services import audit_record
+from core.services import audit_record_on
 from outbound.catalogue import PING
 from outbound.models import WebhookDelivery, WebhookEndpoint
 from outbound.services.outbox import deliveries_create, event_body, new_event_id, subscriptions_forget
@@ -26,14 +26,7 @@ ENDPOINT_FIELDS = ("url", "description", "events", "enabled")
 
 
 def _audit(endpoint: WebhookEndpoint, action: str, audit: AuditContext, details: dict[str, Any] | None = None) -> None:
-    audit_record(
-        action=f"webhook_endpoint.{action}",
-        object_type="webhook_endpoint",
-        object_id=endpoint.pk,
-        application=endpoint.application,
-        audit=audit,
-        details=details or {},
-    )
+    audit_record_on(endpoint, action=f"webhook_endpoint.{action}", audit=audit, details=details)
 
 
 def webhook_endpoint_create(

@@ -18,7 +18,7 @@ from django.db import transaction
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone
 from core.models import Application
-from core.services import audit_record
+from core.services import audit_record_on
 from outbound import emit
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice, StopReason
 from recordings.selectors import consent_notice_current
@@ -42,11 +42,9 @@ def consent_notice_publish(
         notice = ConsentNotice.objects.create(
             application=application, version=current.version + 1 if current else 1, text=text
         )
-        audit_record(
+        audit_record_on(
+            notice,
             action="consent_notice.publish",
-            object_type="consent_notice",
-            object_id=notice.pk,
-            application=application,
             audit=audit,
             details={"version": notice.version, "text_hash": notice.text_hash},
         )
@@ -111,11 +109,9 @@ def consent_record(
             ip=audit.ip,
             user_agent=audit.user_agent[:400],
         )
-        audit_record(
+        audit_record_on(
+            room,
             action=f"consent.{decision}",
-            object_type="room",
-            object_id=room.pk,
-            application=room.application,
             audit=audit,
             actor=("link", str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
             details={"identity": identity, "notice_version": notice.version, "method": method},

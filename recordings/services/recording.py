@@ -18,7 +18,7 @@ from django.utils import timezone
 import providers
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
-from core.services import audit_record
+from core.services import audit_record_on
 from outbound import emit
 from providers.base import (
     EventIgnored,
@@ -104,11 +104,9 @@ def _recording_create(*, room: Room, trigger: RecordingTrigger, audit: AuditCont
             raise Conflict("This room is already being recorded.", code="recording_active") from None
         recording.location = target.location_for(recording)
         recording.save(update_fields=["location"])
-        audit_record(
+        audit_record_on(
+            recording,
             action="recording.start",
-            object_type="recording",
-            object_id=recording.pk,
-            application=room.application,
             audit=audit,
             actor=actor,
             details={"room": str(room.pk), "trigger": trigger},
@@ -171,14 +169,7 @@ def recording_stop(*, recording: Recording, reason: StopReason, audit: AuditCont
                 "This recording is not active.", code="recording_not_active", details={"status": locked.status}
             )
         _mark_stop(locked, reason)
-        audit_record(
-            action="recording.stop",
-            object_type="recording",
-            object_id=locked.pk,
-            application=recording.room.application,
-            audit=audit,
-            details={"reason": reason},
-        )
+        audit_record_on(recording, action="recording.stop", audit=audit, details={"reason": reason})
     _provider_stop(locked)
     locked.refresh_from_db()
     return locked
@@ -196,18 +187,11 @@ _CONSENT_GATE = AuditContext.system("consent_gate")  # stops a recording when co
 def recording_stop_for_room(*, room: Room, reason: StopReason) -> Recording | None:
     """Inside the caller's transaction: mark the room's active recording stopped for `reason` and
     send the stop to the provider once the transaction commits."""
-    active = Recording.objects.select_for_update().filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).first()
+    active = room.recordings.select_for_update().filter(status__in=ACTIVE_RECORDING_STATUSES).first()
     if active is None:
         return None
     _mark_stop(active, reason)
-    audit_record(
-        action="recording.stop",
-        object_type="recording",
-        object_id=active.pk,
-        application=room.application,
-        audit=_CONSENT_GATE,
-        details={"reason": reason},
-    )
+    audit_record_on(active, action="recording.stop", audit=_CONSENT_GATE, details={"reason": reason})
     from recordings.tasks import stop_recording
 
     logger.info("recording stop requested recording=%s reason=%s", active.pk, reason)

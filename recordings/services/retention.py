@@ -24,13 +24,11 @@ logger = logging.getLogger(__name__)
 
 
 def recording_delete(*, recording: Recording, reason: DeletionReason, audit: AuditContext = SYSTEM) -> Recording:
-    row = {"object_type": "recording", "object_id": recording.pk, "audit": audit}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-        row["application"] = locked.room.application
         refusal = _refusal(locked)
         if refusal is None:
-            audit_record_or_refuse(action="recording.delete", details={"reason": reason}, **row)
+            audit_record_or_refuse(locked, action="recording.delete", audit=audit, details={"reason": reason})
             if locked.deleted_at is not None:
                 return locked  # already a tombstone: the request is audited, nothing else to do
             if locked.location:
@@ -41,10 +39,11 @@ def recording_delete(*, recording: Recording, reason: DeletionReason, audit: Aud
             emit.recording_deleted(locked)
     if refusal is not None:  # audited outside the transaction so the refusal's row is kept
         audit_record_or_refuse(
+            locked,
             action="recording.delete",
+            audit=audit,
             outcome=AuditOutcome.DENIED,
             details={"reason": reason, "refused": refusal.code},
-            **row,
         )
         raise refusal
     logger.info("recording deleted recording=%s reason=%s", locked.pk, reason)
@@ -67,20 +66,19 @@ def recording_legal_hold_set(
     """Put a recording under legal hold (never deleted, by retention or on demand) or release it
     (retention applies again: one whose date has passed goes at the next run). The one rule for the
     API and the admin: audited first, refused without an audit row; a tombstone cannot be held."""
-    row = {"action": "recording.legal_hold", "object_type": "recording", "object_id": recording.pk, "audit": audit}
+    row = {"action": "recording.legal_hold", "audit": audit}
     details = {"legal_hold": legal_hold, "reason": reason}
     with transaction.atomic():
         locked = Recording.objects.select_for_update().select_related("room__application").get(pk=recording.pk)
-        row["application"] = locked.room.application
         refused = legal_hold and locked.deleted_at is not None
         if not refused:
-            audit_record_or_refuse(details={**details, "was": locked.legal_hold}, **row)
+            audit_record_or_refuse(locked, details={**details, "was": locked.legal_hold}, **row)
             if locked.legal_hold != legal_hold or locked.legal_hold_reason != reason:
                 locked.legal_hold, locked.legal_hold_reason = legal_hold, reason
                 locked.legal_hold_changed_at = timezone.now()
                 locked.save(update_fields=["legal_hold", "legal_hold_reason", "legal_hold_changed_at", "updated_at"])
     if refused:  # audited outside the transaction so the refusal's row is kept
-        audit_record_or_refuse(outcome=AuditOutcome.DENIED, details=details, **row)
+        audit_record_or_refuse(locked, outcome=AuditOutcome.DENIED, details=details, **row)
         raise Conflict("This recording was deleted: there is nothing left to hold.", code="recording_deleted")
     logger.info("recording legal hold recording=%s legal_hold=%s", locked.pk, legal_hold)
     return locked

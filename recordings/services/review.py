@@ -34,28 +34,6 @@ from recordings.selectors import recording_get, recording_list
 from recordings.services.retention import recording_delete, recording_legal_hold_set
 
 
-def _audit(
-    *,
-    audit: AuditContext,
-    action,
-    object_id,
-    application=None,
-    outcome=AuditOutcome.ALLOWED,
-    details=None,
-    actor=None,
-):
-    audit_record_or_refuse(
-        action=action,
-        object_type="recording",
-        object_id=object_id,
-        application=application,
-        audit=audit,
-        outcome=outcome,
-        details=details,
-        actor=actor,
-    )
-
-
 def review_scope(*, caller, audit: AuditContext, action: str, object_id: str = "", media: bool = False):
     """The applications whose recordings `caller` (request.user) may see for `action`. An
     application key is scoped to itself and never gets media; anyone else must be a reviewer. A
@@ -114,7 +92,7 @@ def recording_review_view(*, caller, audit: AuditContext, recording_id) -> Recor
 
 
 def _audit_view(recording: Recording, *, audit: AuditContext) -> None:
-    _audit(audit=audit, action="recording.view", object_id=recording.pk, application=recording.room.application)
+    audit_record_or_refuse(recording, audit=audit, action="recording.view")
 
 
 def recording_review_playback(*, caller, audit: AuditContext, recording_id) -> tuple[str, datetime]:
@@ -125,18 +103,16 @@ def recording_review_playback(*, caller, audit: AuditContext, recording_id) -> t
 
 
 def _playback(recording: Recording, *, caller, audit: AuditContext) -> tuple[str, datetime]:
-    application = recording.room.application
     if recording.deleted_at is not None or not recording.location or recording.status != RecordingStatus.COMPLETE:
-        _audit(
+        audit_record_or_refuse(
+            recording,
             audit=audit,
             action="recording.playback",
-            object_id=recording.pk,
-            application=application,
             outcome=AuditOutcome.DENIED,
             details={"reason": "no media"},
         )
         raise Forbidden("This recording has no media to play.", code="no_media")
-    _audit(audit=audit, action="recording.playback", object_id=recording.pk, application=application)
+    audit_record_or_refuse(recording, audit=audit, action="recording.playback")
     url = storage.for_recording(recording).playback_url(recording, reviewer_id=str(caller.pk))
     return url, timezone.now() + storage.playback_ttl()
 
@@ -163,13 +139,7 @@ def recording_review_download(*, audit: AuditContext, token: str, recording_id) 
     recording = recording_get(applications=Application.objects.all(), recording_id=recording_id)
     if recording.deleted_at is not None or recording.storage != "file":
         raise NotFound("Recording not found.")
-    _audit(
-        audit=audit,
-        action="recording.download",
-        object_id=recording.pk,
-        application=recording.room.application,
-        actor=("user", reviewer_id),
-    )
+    audit_record_or_refuse(recording, audit=audit, action="recording.download", actor=("user", reviewer_id))
     return storage.for_recording(recording).path(recording.location)
 
 

@@ -19,7 +19,7 @@ import providers
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError
 from core.models import Application
-from core.services import audit_record
+from core.services import audit_record_on
 from outbound import emit
 from providers.base import ProviderError
 from providers.registry import configured_providers
@@ -118,9 +118,7 @@ def room_create(
                 **{k: v for k, v in fields.items() if k in ROOM_FIELDS},
             )
             links = attach(room) if attach is not None else []
-            audit_record(
-                action="room.create", object_type="room", object_id=room.pk, application=application, audit=audit
-            )
+            audit_record_on(room, action="room.create", audit=audit)
             emit.room_opened(room)
     except IntegrityError:
         existing = Room.objects.filter(application=application, external_id=external_id).first()
@@ -149,14 +147,7 @@ def room_update(*, room: Room, audit: AuditContext = SYSTEM, **changes: Any) -> 
         room.save()
         if was == RoomStatus.SCHEDULED:
             emit.room_opened(room)
-        audit_record(
-            action="room.update",
-            object_type="room",
-            object_id=room.pk,
-            application=room.application,
-            audit=audit,
-            details={"fields": sorted(changes)},
-        )
+        audit_record_on(room, action="room.update", audit=audit, details={"fields": sorted(changes)})
     return room
 
 
@@ -177,14 +168,7 @@ def room_close(*, room: Room, reason: CloseReason, audit: AuditContext = _SCHEDU
             .update(status=RoomStatus.CLOSED, closed_at=now, close_reason=reason, updated_at=now)
         )
         if changed:
-            audit_record(
-                action="room.close",
-                object_type="room",
-                object_id=room.pk,
-                application=room.application,
-                audit=audit,
-                details={"reason": reason},
-            )
+            audit_record_on(room, action="room.close", audit=audit, details={"reason": reason})
             emit.room_closed(room, reason=reason, at=now)
     room.refresh_from_db()
     if room.provider_closed_at is None:

@@ -7,10 +7,13 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
+from access.models import Invitation, LobbyEntry
 from core.audit import SYSTEM, AuditContext
 from core.models import AuditEvent, AuditOutcome
-from core.services import audit_record, request_ip
-from tests.factories import ApplicationFactory
+from core.services import audit_record, audit_record_on, request_ip
+from outbound.models import WebhookEndpoint
+from recordings.models import ConsentNotice, Recording
+from tests.factories import ApplicationFactory, RoomFactory
 
 
 def stored(pk) -> dict:
@@ -125,3 +128,36 @@ def test_a_guarded_row_is_written_in_the_guards_statement_only_when_the_guard_re
     assert audit_write(unmatched, only_if=("SELECT 1 WHERE false", [])) is False
     assert unmatched.pk is None and unmatched._state.adding
     assert not AuditEvent.objects.filter(action="b").exists()
+
+
+# Each audited model with the object type its audit rows carried when every caller wrote it out.
+AUDITED_AS = [
+    (lambda room: room, "room"),
+    (lambda room: Recording(room=room), "recording"),
+    (lambda room: Invitation(room=room), "invitation"),
+    (lambda room: LobbyEntry(room=room), "lobby_entry"),
+    (lambda room: WebhookEndpoint(application=room.application), "webhook_endpoint"),
+    (lambda room: ConsentNotice(application=room.application), "consent_notice"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("make", "object_type"), AUDITED_AS, ids=[name for _, name in AUDITED_AS])
+def test_a_row_on_an_instance_names_it_by_its_model_and_belongs_to_its_application(
+    make, object_type, django_assert_num_queries
+):
+    room = RoomFactory()
+    instance = make(room)
+
+    with django_assert_num_queries(1):  # the INSERT: what the caller has loaded is not read again
+        event = audit_record_on(instance, action="x.do", audit=SYSTEM, details={"why": "test"})
+
+    row = stored(event.pk)
+    assert (row["object_type"], row["object_id"]) == (object_type, str(instance.pk))
+    assert row["application_id"] == room.application_id
+    assert (row["action"], row["actor_type"], row["actor_id"], row["details"]) == (
+        "x.do",
+        SYSTEM.actor_type,
+        SYSTEM.actor_id,
+        {"why": "test"},
+    )
