@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.services import request_ip
+from core.clientip import request_ip
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class AuditContext:
     @classmethod
     def from_request(cls, request) -> AuditContext:
         """For views and the admin only: whoever made the request (an application's key, a user,
-        or anonymous), its client address (core.services.request_ip) and request id."""
+        or anonymous), its client address (core.clientip.request_ip) and request id."""
         actor_type, actor_id = actor_of(request)
         return cls(
             actor_type=actor_type,

@@ -22,7 +22,7 @@ import redis
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from core.services import request_ip
+from core.clientip import request_ip
 
 logger = logging.getLogger(__name__)
 _PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -124,7 +124,7 @@ local_buckets = _LocalBuckets()
 class JoinRateThrottle(BaseThrottle):
     """CONVENE_JOIN_RATE_LIMIT per client address for successful use; CONVENE_JOIN_FAILURE_LIMIT
     per client address and CONVENE_JOIN_LINK_FAILURE_LIMIT per link for failed attempts (see
-    JoinThrottled, which reports the failures). The client address is core.services.request_ip."""
+    JoinThrottled, which reports the failures). The client address is core.clientip.request_ip."""
 
     scope = "join"
     rate_setting = "CONVENE_JOIN_RATE_LIMIT"

@@ -3,8 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
+from recordings.services.gate import recording_auto_start
 from recordings.services.postprocess import ProcessingDeferred, recording_postprocess, recordings_postprocess_sweep
-from recordings.services.recording import recording_auto_start, recording_provider_stop
+from recordings.services.recording import recording_provider_stop
 from recordings.services.retention import recordings_delete_expired
 
 

@@ -18,7 +18,7 @@ from functools import partial
 from access.selectors import invitation_joined_with
 from access.services import removals
 from providers.base import EventIgnored, EventKind, NeutralEvent
-from recordings.services import recording
+from recordings.services import gate, recording
 from rooms.models import Room
 from rooms.services import sessions
 
@@ -39,7 +39,7 @@ def _linked(handler: Handler) -> Handler:
 HANDLERS: dict[str, tuple[Handler, ...]] = {
     EventKind.ROOM_STARTED: (sessions.session_room_started,),
     EventKind.ROOM_FINISHED: (sessions.session_room_finished,),
-    EventKind.PARTICIPANT_JOINED: (participant_joined, recording.recording_gate_on_join),
+    EventKind.PARTICIPANT_JOINED: (participant_joined, gate.recording_gate_on_join),
     EventKind.PARTICIPANT_LEFT: (_linked(sessions.participant_left),),
     EventKind.PARTICIPANT_ABORTED: (_linked(sessions.participant_connection_aborted),),
     EventKind.TRACK_PUBLISHED: (_linked(sessions.track_published), removals.participant_publish_check),

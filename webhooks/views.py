@@ -16,8 +16,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 import providers
+from core.clientip import request_ip
 from core.errors import error_body
-from core.services import request_ip
 from providers.base import BadPayload, BadSignature
 from providers.registry import configured_providers
 from webhooks.services import inbound_events_store

@@ -38,7 +38,7 @@ AXES_FAILURE_LIMIT = env.int("CONVENE_ADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CONVENE_ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "core.services.request_ip"  # the same client address as rate limits and audit
+AXES_CLIENT_IP_CALLABLE = "core.clientip.request_ip"  # the same client address as rate limits and audit
 
 # Browsers on other origins (a product's own front end) may call the public join endpoints only.
 CORS_ALLOWED_ORIGINS = env.list("CONVENE_CORS_ALLOWED_ORIGINS", default=[])

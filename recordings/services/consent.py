@@ -124,9 +124,9 @@ def consent_record(
 def _recording_follow_consent(room: Room, event: ConsentEvent) -> None:
     """A withdrawal stops the room's active recording; a grant may complete the conditions for
     an auto recording."""
-    from recordings.services import recording
+    from recordings.services import gate, recording
 
     if event.decision == ConsentDecision.WITHDRAWN:
         recording.recording_stop_for_room(room=room, reason=StopReason.CONSENT_WITHDRAWN)
     else:
-        recording.recording_auto_start_if_ready(room=room)
+        gate.recording_auto_start_if_ready(room=room)

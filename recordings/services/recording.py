@@ -1,4 +1,4 @@
-"""Recordings: the consent gate, start and stop through the provider, the lifecycle that follows
+"""Recordings: start (behind the consent gate) and stop through the provider, the lifecycle that follows
 the provider's events, and reconciliation with what the provider reports.
 
 Start writes our row first (requested), then calls the provider, then records the outcome. A
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import providers
 from core.audit import SYSTEM, AuditContext
-from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
+from core.errors import Conflict, Gone, ServiceUnavailable
 from core.services import audit_record_on
 from outbound import emit
 from providers.base import (
@@ -235,48 +235,6 @@ def _provider_stop(recording: Recording) -> bool:
             if _apply_state(locked, answer):
                 locked.save()
     return True
-
-
-def recording_auto_start_if_ready(*, room: Room) -> None:
-    """Policy auto: once two or more people are present and all have consented, start (after
-    commit, in a task that re-checks the gate)."""
-    if room.recording_policy != RecordingPolicy.AUTO or room.is_closed:
-        return
-    if Recording.objects.filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).exists():
-        return
-    missing, people, _ = consent_missing(room=room)
-    if len(people) >= 2 and not missing:
-        from recordings.tasks import auto_start_recording
-
-        transaction.on_commit(lambda: auto_start_recording.apply_async((str(room.pk),)), robust=True)
-
-
-def recording_auto_start(*, room_id) -> str:
-    room = Room.objects.filter(pk=room_id).first()
-    if room is None or room.recording_policy != RecordingPolicy.AUTO:
-        return "not_applicable"
-    try:
-        recording_start(room=room, trigger=RecordingTrigger.AUTO)
-    except ConveneError as exc:
-        return exc.code
-    return "started"
-
-
-def recording_gate_on_join(*, room: Room, event: NeutralEvent) -> None:
-    """Event flow (participant.joined): a person without an active consent joining a recorded
-    room stops the recording; otherwise the join may complete the conditions for auto."""
-    if room.recording_policy == RecordingPolicy.OFF:
-        return
-    if (
-        room.recording_policy == RecordingPolicy.ON_DEMAND
-        and not Recording.objects.filter(room=room, status__in=ACTIVE_RECORDING_STATUSES).exists()
-    ):
-        return
-    missing, _, _ = consent_missing(room=room)
-    if missing:
-        recording_stop_for_room(room=room, reason=StopReason.UNCONSENTED_PARTICIPANT)
-    else:
-        recording_auto_start_if_ready(room=room)
 
 
 def recording_apply_event(*, room: Room, event: NeutralEvent) -> EventIgnored | None:

@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from access.models import Invitation, LobbyEntry
 from core.audit import SYSTEM, AuditContext
+from core.clientip import request_ip
 from core.models import AuditEvent, AuditOutcome
-from core.services import audit_record, audit_record_on, request_ip
+from core.services import audit_record, audit_record_on
 from outbound.models import WebhookEndpoint
 from recordings.models import ConsentNotice, Recording
 from tests.factories import ApplicationFactory, RoomFactory

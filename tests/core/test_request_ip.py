@@ -1,4 +1,4 @@
-"""The client address (core.services.request_ip) behind NUM_PROXIES proxies, for audit rows
+"""The client address (core.clientip.request_ip) behind NUM_PROXIES proxies, for audit rows
 and join limits. X-Forwarded-For is believed only from a trusted proxy (FORWARDED_ALLOW_IPS), only
 the entries the proxies appended count, and an entry that is not an address is never a 500."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
+from core.clientip import request_ip
 from core.models import AuditEvent
-from core.services import request_ip
 from tests.factories import InvitationFactory
 
 pytestmark = pytest.mark.django_db
