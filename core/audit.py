@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.clientip import request_ip
+from core.models import ActorType
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class AuditContext:
     @classmethod
     def system(cls, actor_id: str = "") -> AuditContext:
         """Convene itself (a task, a command, a schedule); actor_id names which part, if any."""
-        return cls(actor_type="system", actor_id=actor_id)
+        return cls(actor_type=ActorType.SYSTEM, actor_id=actor_id)
 
 
 SYSTEM = AuditContext.system()
@@ -47,7 +48,7 @@ def actor_of(request) -> tuple[str, str]:
     user = getattr(request, "user", None)
     application = getattr(user, "application", None)
     if application is not None:
-        return "application", str(application.pk)
+        return ActorType.APPLICATION, str(application.pk)
     if user is not None and getattr(user, "is_authenticated", False):
-        return "user", str(user.pk)
-    return "anonymous", ""
+        return ActorType.USER, str(user.pk)
+    return ActorType.ANONYMOUS, ""

@@ -74,6 +74,16 @@ class AuditOutcome(models.TextChoices):
     DENIED = "denied"
 
 
+class ActorType(models.TextChoices):
+    """Who acted (AuditEvent.actor_type, with actor_id naming which one)."""
+
+    APPLICATION = "application"  # an application's API key
+    USER = "user"  # a staff user (the admin, a reviewer)
+    LINK = "link"  # the holder of a join link (actor_id: the link's id)
+    SYSTEM = "system"  # Convene itself (actor_id: which part, e.g. "retention")
+    ANONYMOUS = "anonymous"  # nobody authenticated
+
+
 class AuditEvent(AppendOnlyModel):
     """Append-only record of who did what to which object, and whether it was allowed.
 
@@ -87,7 +97,7 @@ class AuditEvent(AppendOnlyModel):
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     application = models.ForeignKey(Application, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_type = models.CharField(max_length=20)  # application, user, link, system
+    actor_type = models.CharField(max_length=20, choices=ActorType.choices)
     actor_id = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=60, db_index=True)
     object_type = models.CharField(max_length=40)

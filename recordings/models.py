@@ -167,16 +167,16 @@ class Recording(BaseModel):
     provider = models.CharField(max_length=20)
     provider_recording_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=RecordingStatus.choices, default=RecordingStatus.REQUESTED)
-    trigger = models.CharField(max_length=10)  # a RecordingTrigger
+    trigger = models.CharField(max_length=10, choices=RecordingTrigger.choices)
     started_by = models.CharField(max_length=120)  # actor: application:<id>, system:auto
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
-    storage = models.CharField(max_length=10)  # a StorageKind
+    storage = models.CharField(max_length=10, choices=StorageKind.choices)
     location = models.CharField(max_length=500, blank=True)  # object key or file path, never a URL
     error = models.TextField(blank=True)
-    stop_reason = models.CharField(max_length=40, blank=True)  # a StopReason
+    stop_reason = models.CharField(max_length=40, blank=True, choices=StopReason.choices)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
     consent_snapshot = models.JSONField(default=list, blank=True)
     retention_until = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -184,7 +184,7 @@ class Recording(BaseModel):
     legal_hold_reason = models.CharField(max_length=500, blank=True)  # why it was last set or released
     legal_hold_changed_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    deletion_reason = models.CharField(max_length=40, blank=True)  # a DeletionReason
+    deletion_reason = models.CharField(max_length=40, blank=True, choices=DeletionReason.choices)
     # Per-track recordings (a Janus room): the folder where the media server wrote this recording's
     # raw files, as Convene's workers see it, and the prefix they share. Once the provider reports
     # them written the recording stays `ending` until post-processing stores one composite file

@@ -63,7 +63,7 @@ class Room(BaseModel):
     waiting_room = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    close_reason = models.CharField(max_length=40, blank=True)
+    close_reason = models.CharField(max_length=40, blank=True, choices=CloseReason.choices)
     provider_closed_at = models.DateTimeField(null=True, blank=True)
     # Set (never cleared) when an identity is first barred from the room (tokens.ParticipantRemoval,
     # written by access.services.participant_bar): a join event looks bars up only in such rooms.
@@ -130,7 +130,7 @@ class CallSession(BaseModel):
     provider_session_id = models.CharField(max_length=64)
     started_at = models.DateTimeField(db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    end_source = models.CharField(max_length=20, blank=True)  # a SessionEndSource
+    end_source = models.CharField(max_length=20, blank=True, choices=SessionEndSource.choices)
     last_seen_at = models.DateTimeField()
 
     class Meta:

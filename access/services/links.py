@@ -39,7 +39,7 @@ from access.services.removals import (
 )
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone, ServiceUnavailable
-from core.models import Application, AuditEvent
+from core.models import ActorType, Application, AuditEvent
 from core.orm_bypass import Uses, columns_of, hand_written, prepared_cursor
 from core.services import audit_event, audit_record_on, audit_write
 from providers.base import JoinCredentials, ParticipantSpec, ProviderError
@@ -208,7 +208,7 @@ def invitation_redeem(*, secret: str, audit: AuditContext = SYSTEM) -> IssuedCre
         role=invitation.role,
         metadata=invitation.metadata,
         audit=audit,
-        actor=("link", str(invitation.pk)),
+        actor=(ActorType.LINK, str(invitation.pk)),
         attributes={"convene.invitation": str(invitation.pk)},
     )
     if not _write_issue_records(event=event, room=room, redeemed=invitation, now=now):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from access.models import Invitation, LobbyEntry, LobbyStatus
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Forbidden, NotFound
+from core.models import ActorType
 from core.services import audit_record_on
 from rooms.models import Room
 
@@ -96,7 +97,7 @@ def lobby_entry_decide(
         raise Forbidden("Only a host of this room can let guests in.", code="not_a_host")
     now = timezone.now()
     lobby_expire_stale(room=room, now=now)
-    actor = ("link", str(host.pk)) if host is not None else None
+    actor = (ActorType.LINK, str(host.pk)) if host is not None else None
     decided_by = f"link:{host.pk}" if host is not None else f"application:{room.application_id}"
     with transaction.atomic():
         changed = LobbyEntry.objects.filter(pk=entry_id, room=room, status=LobbyStatus.WAITING).update(

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, ConveneError, Gone
-from core.models import Application
+from core.models import ActorType, Application
 from core.services import audit_record_on
 from outbound import emit
 from recordings.models import ConsentDecision, ConsentEvent, ConsentMethod, ConsentNotice, StopReason
@@ -113,10 +113,10 @@ def consent_record(
             room,
             action=f"consent.{decision}",
             audit=audit,
-            actor=("link", str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
+            actor=(ActorType.LINK, str(invitation.pk)) if invitation and method == ConsentMethod.JOIN_PAGE else None,
             details={"identity": identity, "notice_version": notice.version, "method": method},
         )
-        emit.consent_recorded(room, event)
+        emit.consent_recorded(room, event, granted=event.decision == ConsentDecision.GRANTED)
         _recording_follow_consent(room, event)
     return event
 

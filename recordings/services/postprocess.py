@@ -23,10 +23,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from outbound import emit
 from recordings import composite, storage
 from recordings.models import Recording, RecordingStatus
-from recordings.services.recording import recording_retention_fill, recording_transition
+from recordings.services.recording import recording_report_status, recording_retention_fill, recording_transition
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ def _finish(recording: Recording, *, stored: tuple[str, composite.Probe] | None 
             recording_retention_fill(locked)
         locked.processing_started_at = None
         locked.save()
-        emit.recording_status_changed(locked, before=before)  # recording.ready / recording.failed
+        recording_report_status(locked, before=before)  # recording.ready / recording.failed
     logger.info("recording post-processed recording=%s status=%s", locked.pk, locked.status)
 
 

@@ -18,8 +18,10 @@ from django.utils import timezone
 import providers
 from core.audit import SYSTEM, AuditContext
 from core.errors import Conflict, Gone, ServiceUnavailable
+from core.models import ActorType
 from core.services import audit_record_on
 from outbound import emit
+from outbound.catalogue import EventType
 from providers.base import (
     EventIgnored,
     NeutralEvent,
@@ -43,6 +45,22 @@ from recordings.selectors import consent_missing
 from rooms.models import CallSession, RecordingPolicy, Room
 
 logger = logging.getLogger(__name__)
+
+# What webhooks out report when a recording's status moves into one of these.
+RECORDING_EVENTS = {
+    RecordingStatus.ACTIVE: EventType.RECORDING_STARTED,
+    RecordingStatus.COMPLETE: EventType.RECORDING_READY,
+    RecordingStatus.FAILED: EventType.RECORDING_FAILED,
+    RecordingStatus.ABORTED: EventType.RECORDING_FAILED,
+}
+
+
+def recording_report_status(recording: Recording, *, before: str) -> None:
+    """recording.started / ready / failed (webhooks out), when the status moved into one of those."""
+    event_type = RECORDING_EVENTS.get(recording.status)
+    if event_type is not None and recording.status != before:
+        emit.recording_reported(recording, event_type=event_type)
+
 
 _ORDER = {
     RecordingStatus.REQUESTED: 0,
@@ -87,7 +105,7 @@ def _recording_create(*, room: Room, trigger: RecordingTrigger, audit: AuditCont
             raise Conflict(
                 "Not everyone present has consented to recording.", code="consent_missing", details={"missing": missing}
             )
-        actor = ("system", "auto") if trigger == RecordingTrigger.AUTO else None
+        actor = (ActorType.SYSTEM, RecordingTrigger.AUTO) if trigger == RecordingTrigger.AUTO else None
         target = storage.current()
         try:
             with transaction.atomic():
@@ -142,7 +160,7 @@ def _provider_start(recording: Recording) -> None:
             if recording_transition(locked, RecordingStatus.FAILED):
                 locked.error = f"start refused: {exc}"
                 locked.save(update_fields=["status", "error", "updated_at"])
-                emit.recording_status_changed(locked, before=before)
+                recording_report_status(locked, before=before)
         recording.refresh_from_db()
         raise ServiceUnavailable(
             "The media server did not start the recording.",
@@ -305,7 +323,7 @@ def _apply_state(recording: Recording, info: ProviderRecording) -> bool:
     changed = recording_retention_fill(recording) or changed
     if recording.call_session_id is None:
         recording.call_session = CallSession.objects.filter(room=recording.room, ended_at__isnull=True).first()
-    emit.recording_status_changed(recording, before=before)
+    recording_report_status(recording, before=before)
     return changed
 
 
@@ -366,12 +384,12 @@ def _refresh_from_provider(recording: Recording) -> tuple[Recording, bool] | Non
             # Its raw files are closed (the room or the server is gone): make the composite of them.
             _postprocess_after_commit(locked)
             locked.save()
-            emit.recording_status_changed(locked, before=before)
+            recording_report_status(locked, before=before)
             return locked, True
         if not reported and recording_transition(locked, RecordingStatus.FAILED):
             locked.error = locked.error or "the media server has no record of this recording"
             locked.save()
-            emit.recording_status_changed(locked, before=before)
+            recording_report_status(locked, before=before)
             return locked, True
         if reported and _apply_state(locked, reported[0]):
             locked.save()

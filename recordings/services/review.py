@@ -25,7 +25,7 @@ from django.utils import timezone
 from core.audit import AuditContext
 from core.auth import ApplicationPrincipal
 from core.errors import Forbidden, NotFound
-from core.models import Application, AuditOutcome
+from core.models import ActorType, Application, AuditOutcome
 from core.selectors import applications_of, is_reviewer, reviewed_applications
 from core.services import audit_record_each_or_refuse, audit_record_or_refuse
 from recordings import storage
@@ -139,7 +139,7 @@ def recording_review_download(*, audit: AuditContext, token: str, recording_id) 
     recording = recording_get(applications=Application.objects.all(), recording_id=recording_id)
     if recording.deleted_at is not None or recording.storage != "file":
         raise NotFound("Recording not found.")
-    audit_record_or_refuse(recording, audit=audit, action="recording.download", actor=("user", reviewer_id))
+    audit_record_or_refuse(recording, audit=audit, action="recording.download", actor=(ActorType.USER, reviewer_id))
     return storage.for_recording(recording).path(recording.location)
 
 

@@ -119,7 +119,8 @@ def room_create(
             )
             links = attach(room) if attach is not None else []
             audit_record_on(room, action="room.create", audit=audit)
-            emit.room_opened(room)
+            if room.status == RoomStatus.OPEN:
+                emit.room_opened(room)
     except IntegrityError:
         existing = Room.objects.filter(application=application, external_id=external_id).first()
         if external_id and existing is not None:
@@ -145,7 +146,7 @@ def room_update(*, room: Room, audit: AuditContext = SYSTEM, **changes: Any) -> 
         if room.status in (RoomStatus.SCHEDULED, RoomStatus.OPEN):
             room.status = _initial_status(opens_at=room.opens_at, now=timezone.now())
         room.save()
-        if was == RoomStatus.SCHEDULED:
+        if was == RoomStatus.SCHEDULED and room.status == RoomStatus.OPEN:
             emit.room_opened(room)
         audit_record_on(room, action="room.update", audit=audit, details={"fields": sorted(changes)})
     return room
@@ -169,7 +170,8 @@ def room_close(*, room: Room, reason: CloseReason, audit: AuditContext = _SCHEDU
         )
         if changed:
             audit_record_on(room, action="room.close", audit=audit, details={"reason": reason})
-            emit.room_closed(room, reason=reason, at=now)
+            room.status, room.closed_at, room.close_reason = RoomStatus.CLOSED, now, reason
+            emit.room_closed(room)
     room.refresh_from_db()
     if room.provider_closed_at is None:
         room_close_at_provider(room=room)

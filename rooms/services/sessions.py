@@ -107,7 +107,8 @@ def room_refresh_live_status(*, room: Room, session: CallSession | None = None) 
     if status != room.status:
         Room.objects.filter(pk=room.pk).exclude(status=RoomStatus.CLOSED).update(status=status)
         room.status = status
-        emit.room_live(room)
+        if status == RoomStatus.LIVE:
+            emit.room_live(room)
 
 
 def _session(*, room: Room, session_id: str, started_hint: datetime, seen_at: datetime) -> CallSession:
