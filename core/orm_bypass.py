@@ -355,8 +355,8 @@ class Table(Generic[M]):
         fields = [self.by_name[n] for n in names]
         names = tuple(f.name for f in fields)
         values = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
-        relax = commit_async and connection.vendor == "postgresql" and connection.in_atomic_block
-        sql = self._update_sql(connection.vendor, names, relax)
+        async_commit = commit_async and connection.vendor == "postgresql" and connection.in_atomic_block
+        sql = self._update_sql(connection.vendor, names, async_commit)
         with prepared_cursor() as cursor:
             cursor.execute(sql, [*values, self.param(self.pk.name, obj.pk)])
             return cursor.rowcount

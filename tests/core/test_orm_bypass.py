@@ -184,7 +184,7 @@ def test_update_may_let_its_transaction_commit_without_waiting_for_the_flush(app
         with transaction.atomic():
             sessions.update(session, ["last_seen_at"])
             assert _synchronous_commit() == "on"
-        sessions.update(session, ["last_seen_at"], commit_async=True)  # autocommit: nothing to relax
+        sessions.update(session, ["last_seen_at"], commit_async=True)  # autocommit: no transaction to commit early
         assert _synchronous_commit() == "on"
     finally:
         with connection.cursor() as cursor:
