@@ -123,7 +123,7 @@ class CallSession(BaseModel):
     which bounds ended_at when the end was never reported and the reconciler closes it.
 
     Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
-    rooms/services/sessions.py): a save() override or signal added here would run for no write.
+    rooms/services/sessions.py and upserts.py): a save() override or signal added here would run for no write.
     """
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="sessions")
@@ -169,7 +169,7 @@ class ParticipantSession(BaseModel):
     """One connection of one participant (provider participant sid). A reconnect is a new row.
 
     Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
-    rooms/services/sessions.py): a save() override or signal added here would run for no write.
+    rooms/services/sessions.py and upserts.py): a save() override or signal added here would run for no write.
     """
 
     call_session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="participants")
@@ -215,7 +215,7 @@ class TrackPublication(BaseModel):
     """A track a participant published (kind and source), enough to know who sent media.
 
     Written without save() or save signals (core.orm_bypass Table and QuerySet.update, in
-    rooms/services/sessions.py): a save() override or signal added here would run for no write.
+    rooms/services/sessions.py and upserts.py): a save() override or signal added here would run for no write.
     """
 
     participant_session = models.ForeignKey(ParticipantSession, on_delete=models.CASCADE, related_name="tracks")

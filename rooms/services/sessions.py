@@ -10,8 +10,9 @@ A connection is tied to the join link its identity joined with through `link_for
 caller passes in (access.selectors.invitation_joined_with): links belong to access, which builds
 on rooms. It is asked only while a connection has no link yet, as part of the same write.
 
-CallSession, ParticipantSession and TrackPublication rows are written here only through
-core.orm_bypass (Table) and QuerySet.update(): no save() and no save signals run for them.
+CallSession, ParticipantSession and TrackPublication rows are written here (and through
+rooms/services/upserts.py) only with core.orm_bypass (Table) and QuerySet.update(): no save() and
+no save signals run for them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import models
 
 from core.orm_bypass import table
 from outbound import emit
@@ -36,52 +36,11 @@ from rooms.models import (
     SessionEndSource,
     TrackPublication,
 )
+from rooms.services.upserts import lock_or_create, upsert
 
 logger = logging.getLogger(__name__)
 
 LinkLookup = Callable[..., Any]  # (*, room, identity) -> the join link (tokens.Invitation) or None
-
-
-def _lock_or_create(model: type[models.Model], lookup: dict[str, Any], defaults: dict[str, Any]):
-    """The row for a unique lookup, locked; created if missing. Safe against concurrent creators:
-    the loser of the insert (ON CONFLICT on the lookup's unique constraint DO NOTHING, no
-    savepoint) then locks the winner's row."""
-    rows = table(model)
-    row = rows.get(lock=True, **lookup)
-    if row is not None:
-        return row, False
-    row = model(**lookup, **defaults)
-    if rows.insert(row, on_conflict=tuple(lookup)):
-        return row, True
-    return rows.get(lock=True, **lookup), False
-
-
-def _upsert(
-    model: type[models.Model],
-    lookup: dict[str, Any],
-    defaults: dict[str, Any],
-    fill: Callable[[Any, bool], None],
-    *,
-    likely_new: bool = False,
-):
-    """Write what an event says about one row (`fill(row, fresh)`), creating the row if missing,
-    in as few statements as possible: an INSERT when the row is new (tried first when the event
-    usually introduces it), else a locked read and an UPDATE of the fields that changed. As in
-    _lock_or_create, the loser of a concurrent insert merges into the winner's row."""
-    rows = table(model)
-    row = rows.get(lock=True, **lookup) if not likely_new else None
-    if row is None:
-        row = model(**lookup, **defaults)
-        fill(row, True)
-        if rows.insert(row, on_conflict=tuple(lookup)):
-            return row
-        row = rows.get(lock=True, **lookup)
-    before = [getattr(row, name) for name in rows.attnames]
-    fill(row, False)
-    changed = [name for name, old in zip(rows.attnames, before, strict=True) if getattr(row, name) != old]
-    if changed:
-        rows.update(row, [*changed, "updated_at"])
-    return row
 
 
 def room_lock_by_provider_name(*, provider: str, room_name: str) -> Room | None:
@@ -120,7 +79,7 @@ def _session_lock_or_create(
 ) -> tuple[CallSession, bool]:
     """The room's call session for a provider session id, locked, and whether this call created
     it; an existing one takes in the new evidence (earliest start, latest sighting)."""
-    session, created = _lock_or_create(
+    session, created = lock_or_create(
         CallSession,
         {"room": room, "provider_session_id": session_id},
         {"started_at": started_hint, "last_seen_at": max(started_hint, seen_at)},
@@ -179,7 +138,7 @@ def _participant(
         if apply is not None:
             apply(participant)
 
-    return _upsert(
+    return upsert(
         ParticipantSession,
         {"call_session": session, "provider_participant_id": info.sid},
         {"identity": info.identity, "last_seen_at": seen_at},
@@ -328,7 +287,7 @@ def _track(room: Room, event: NeutralEvent, *, published: bool, link_for: LinkLo
             track.unpublished_at = at
         track.kind, track.source = track.kind or info.kind, track.source or info.source
 
-    _upsert(
+    upsert(
         TrackPublication,
         {"participant_session": participant, "provider_track_id": info.sid},
         {"kind": info.kind, "source": info.source},
@@ -384,7 +343,7 @@ def _reconcile_participants(
     opened = closed = 0
     live_ids = {p.sid for p in participants}
     for info in participants:
-        participant, created = _lock_or_create(
+        participant, created = lock_or_create(
             ParticipantSession,
             {"call_session": session, "provider_participant_id": info.sid},
             {"identity": info.identity, "last_seen_at": now},

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("access", "core", "outbound", "providers", "recordings", "reconciler", "rooms", "webhooks")
 # Modules that execute SQL without declaring a statement, and why that is safe.
 UNDECLARED = {
-    "core.orm_bypass": "builds every statement from the whole of a model's _meta",
+    "core.orm_bypass.statements": "builds every statement from the whole of a model's _meta",
     "core.dbbackend.base": "the database backend itself",
     "core.views": "SELECT 1: the readiness probe names no model",
 }
@@ -112,7 +112,7 @@ def test_the_guard_reports_a_field_of_a_joined_model():
 
 @isolate_apps("webhooks")
 def test_a_derived_insert_follows_renamed_columns_and_fills_the_other_fields(monkeypatch):
-    monkeypatch.setattr(orm_bypass, "REGISTRY", {})  # a throwaway statement stays out of the real one
+    monkeypatch.setattr(orm_bypass.registry, "REGISTRY", {})  # a throwaway statement stays out of the real one
     moved = _like_inbound_event(
         "Moved",
         drop={"kind"},
@@ -139,7 +139,7 @@ def test_a_derived_insert_follows_renamed_columns_and_fills_the_other_fields(mon
     assert again["nonce"] != defaults["nonce"]  # a callable default: called for every row
     fixed = [name for name in rest if name not in ("nonce", "body")]  # body: the driver's Binary wrapper
     assert [again[name] for name in fixed] == [defaults[name] for name in fixed]
-    assert orm_bypass.REGISTRY["test.moved"].uses[0].fields == ("provider", "provider_event_id", "kind")
+    assert orm_bypass.registry.REGISTRY["test.moved"].uses[0].fields == ("provider", "provider_event_id", "kind")
 
 
 def _modules_running_sql() -> set[str]:

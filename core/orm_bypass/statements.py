@@ -1,107 +1,20 @@
-"""Statements that bypass the ORM's save(), signals and query building, for the hot paths (event
-flow, join redemption, audit rows, the webhooks-out outbox). Read this before adding one.
-
-The contract: a caller gives up `Model.save()` overrides, `pre_save`/`post_save` signals and
-`full_clean`: none of them runs for a row written here, so a model written here says so in its
-docstring and must not grow such behaviour without moving its writes back to the ORM. What
-does run: each field's `pre_save` (auto_now, auto_now_add) and `get_db_prep_save`, as save() does.
-Table and column names come from the models' metadata, never from string literals; every
-hand-written statement outside this module is declared in REGISTRY (`hand_written` or `Insert`,
-with the fields it names) and tests/core/test_orm_bypass_registry.py checks each against the
-models (a renamed or removed field, a NOT NULL field without a default that an INSERT leaves
-out). Table's statements name fields given by its callers: an unknown name is a KeyError. Rows
-come back as model instances the way the ORM makes them: the backend's and the fields'
-converters, then `Model.from_db`.
-Statements are plain SQL that PostgreSQL and SQLite both run; on PostgreSQL they run on a
-prepared cursor (`prepared_cursor()`, core.dbbackend). Measurements: bench/README.md.
-"""
+"""The statements core.orm_bypass builds from the models: rows (ModelRows), inserts (insert_row,
+Insert), and Table (get, insert with an explicit conflict target, update). The contract is in
+core/orm_bypass/__init__.py."""
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connection, connections, models, transaction
-from django.db.models import NOT_PROVIDED
+
+from core.orm_bypass.registry import Uses, database_fills, fields_by_name, hand_written
 
 M = TypeVar("M", bound=models.Model)
-
-
-# --- the registry of hand-written statements ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Uses:
-    """The fields of one model a statement names (by field name; columns come from `_meta`).
-    `inserts`: the statement INSERTs rows of the model giving only these fields; every other
-    NOT NULL column then needs a default (`default` or `db_default`)."""
-
-    model: type[models.Model]
-    fields: tuple[str, ...]
-    inserts: bool = False
-
-
-@dataclass(frozen=True)
-class HandWritten:
-    name: str
-    uses: tuple[Uses, ...]
-
-
-REGISTRY: dict[str, HandWritten] = {}
-
-
-def hand_written(name: str, *uses: Uses) -> HandWritten:
-    """Declare a hand-written statement once, with the model fields it names."""
-    if name in REGISTRY and REGISTRY[name].uses != uses:
-        raise ValueError(f"two hand-written statements are named {name!r}")
-    REGISTRY[name] = HandWritten(name=name, uses=uses)
-    return REGISTRY[name]
-
-
-def _needs_a_value(field: models.Field) -> bool:
-    """A NOT NULL column that an INSERT leaving it out could not fill: no Python default, no
-    database default, and not a string field (those default to "", as the ORM writes them)."""
-    return not (field.null or _database_fills(field) or field.has_default() or field.empty_strings_allowed)
-
-
-def _database_fills(field: models.Field) -> bool:
-    """The database gives the column its value when an INSERT leaves it out: an automatic primary
-    key (no Python default) or a db_default."""
-    return (field.primary_key and not field.has_default()) or field.db_default is not NOT_PROVIDED
-
-
-def drift(statement: HandWritten, models_now: Mapping[type, type] | None = None) -> list[str]:
-    """What no longer matches between a statement and its models (empty: nothing). `models_now`
-    stands other model classes in for the declared ones (the guard's own test)."""
-    problems = []
-    for use in statement.uses:
-        model = (models_now or {}).get(use.model, use.model)
-        by_name = _fields_by_name(model)
-        for name in use.fields:
-            if name not in by_name:
-                problems.append(f"{statement.name}: {model.__name__} has no concrete field {name!r}")
-        if use.inserts:
-            for field in model._meta.concrete_fields:
-                if field.name not in use.fields and _needs_a_value(field):
-                    problems.append(
-                        f"{statement.name}: the INSERT leaves out {model.__name__}.{field.name}, "
-                        "NOT NULL without a default or db_default"
-                    )
-    return problems
-
-
-def _fields_by_name(model: type[models.Model]) -> dict[str, models.Field]:
-    fields = model._meta.concrete_fields
-    return {f.name: f for f in fields} | {f.attname: f for f in fields} | {"pk": model._meta.pk}
-
-
-def columns_of(model: type[models.Model], names: Iterable[str], connection) -> dict[str, str]:
-    """{field name: quoted column} for a statement's text (`"... {uses} < {max_uses}".format(**)`)."""
-    by_name, quote = _fields_by_name(model), connection.ops.quote_name
-    return {name: quote(by_name[name].column) for name in names}
 
 
 # --- rows, cursors and statements built from the models ---------------------------------------
@@ -381,14 +294,14 @@ class Insert:
         self._defaults: list | None = None
 
     def _rest(self) -> list[models.Field]:
-        by_name = _fields_by_name(self.model)
+        by_name = fields_by_name(self.model)
         given = {by_name[name] for name in self.given}
-        return [f for f in self.model._meta.concrete_fields if f not in given and not _database_fills(f)]
+        return [f for f in self.model._meta.concrete_fields if f not in given and not database_fills(f)]
 
     def sql(self) -> str:
         if self._sql is None:
             q, meta = connection.ops.quote_name, self.model._meta
-            by_name, rest = _fields_by_name(self.model), self._rest()
+            by_name, rest = fields_by_name(self.model), self._rest()
             columns = [by_name[name].column for name in self.given] + [f.column for f in rest]
             values = ["%s"] * len(columns)
             target = ", ".join(q(by_name[n].column) for n in conflict_target(self.model, self.on_conflict))
