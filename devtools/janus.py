@@ -251,17 +251,23 @@ def main(argv: list[str]) -> int:
     if args.folder:
         overrides["root"] = Path(args.folder)
     server = JanusServer.from_settings(settings, **overrides)
-    stop = lambda *_: (server.stop(), sys.exit(0))  # noqa: E731
-    signal.signal(signal.SIGTERM, stop)
-    server.start()
-    print(f"janus: {server.url} (config and log in {server.root})", flush=True)
+    # SIGTERM (make run's trap) ends the wait below the way Ctrl-C does; stopping Janus happens
+    # once, after the wait has let go of the child (a handler that waited for it itself would
+    # find the child's wait lock held by the interrupted wait and time out instead).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        server.start()
+        print(f"janus: {server.url} (config and log in {server.root})", flush=True)
         server.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -100,6 +100,25 @@ def test_stopping_ends_the_process_and_cleanup_removes_its_folder(receiver):
     assert process.poll() is not None and not server.root.exists()
 
 
+def test_the_command_stops_janus_promptly_on_sigterm_as_make_run_stops_it(tmp_path):
+    folder = tmp_path / "janus"
+    command = [sys.executable, "-m", "devtools.janus", "--folder", str(folder)]
+    env = {**os.environ, "DEBUG": "true", "JANUS_URL": f"http://127.0.0.1:{free_port()}/janus"}
+    runner = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert runner.stdout.readline().startswith("janus: http://127.0.0.1:")
+        janus_pid = int(subprocess.run(["pgrep", "-P", str(runner.pid)], capture_output=True, text=True).stdout)
+        started = time.monotonic()
+        runner.terminate()
+        assert runner.wait(timeout=15) == 0
+        assert time.monotonic() - started < 5
+        assert not os.path.exists(f"/proc/{janus_pid}")
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait(timeout=10)
+
+
 @pytest.fixture
 def netns():
     """A private network namespace with only its loopback up (needs root, as in CI)."""
